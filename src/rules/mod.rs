@@ -44,3 +44,53 @@ impl PurposeRules {
         self.actions[class.index()]
     }
 }
+
+/// The compiled, immutable rule set.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    purposes: Vec<PurposeRules>,
+    version: String,
+}
+
+impl RuleSet {
+    pub fn purpose(&self, p: Purpose) -> &PurposeRules {
+        &self.purposes[p.index()]
+    }
+
+    /// A short hash of the rules files, recorded in the audit and metrics.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+}
+
+/// Everything wrong with a rules directory: each error names the file, the
+/// line and what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+pub struct RulesError(pub Vec<String>);
+
+impl RuleSet {
+    /// Loads and compiles `rules/*.toml` from a directory.
+    pub fn load_dir(dir: &std::path::Path) -> Result<RuleSet, RulesError> {
+        // PLACEHOLDER until the rules compiler lands on main.
+        let _ = dir;
+        Ok(Self::embedded())
+    }
+
+    /// The default rules shipped in `rules/`, embedded in the binary.
+    pub fn embedded() -> RuleSet {
+        // PLACEHOLDER until the rules compiler lands on main.
+        RuleSet {
+            purposes: Purpose::ALL
+                .into_iter()
+                .map(|purpose| PurposeRules {
+                    purpose,
+                    consent: ConsentMode::OptOut,
+                    actions: [Action::Allow; FieldClass::COUNT],
+                    allow_other_content: false,
+                })
+                .collect(),
+            version: "placeholder".into(),
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The audit: one [`AuditEvent`] per request, handed to an [`AuditSink`].
+//!
+//! Events never hold raw personal data: subjects are keyed pseudonyms and
+//! paths are route templates.
+
+use crate::class::FieldClass;
+
+/// Per field class, what happened to the values of one response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClassCounts {
+    pub class: String,
+    pub disclosed: u32,
+    pub masked: u32,
+    pub pseudonymized: u32,
+    pub generalized: u32,
+    pub removed: u32,
+}
+
+/// One request, allowed or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditEvent {
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub request_id: String,
+    pub client: String,
+    pub actor: Option<String>,
+    pub purpose: Option<String>,
+    /// The route template, never the raw path.
+    pub route: Option<String>,
+    pub method: String,
+    /// Keyed pseudonyms of the subjects, never raw ids.
+    pub subjects: Vec<String>,
+    /// `allow`, `deny` or `abort`.
+    pub decision: String,
+    /// `ok` or the error code.
+    pub reason: String,
+    pub consent: Option<String>,
+    pub classes: Vec<ClassCounts>,
+    pub upstream_status: Option<u16>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub duration_us: u64,
+    pub rules_version: String,
+    pub legal_override: bool,
+}
+
+impl AuditEvent {
+    /// Fills `classes` from a redactor's statistics, omitting classes that
+    /// were not seen.
+    pub fn set_counts(&mut self, stats: &crate::redact::RedactStats) {
+        self.classes = FieldClass::ALL
+            .into_iter()
+            .map(|c| {
+                let i = c.index();
+                ClassCounts {
+                    class: c.as_str().to_owned(),
+                    disclosed: stats.disclosed[i],
+                    masked: stats.masked[i],
+                    pseudonymized: stats.pseudonymized[i],
+                    generalized: stats.generalized[i],
+                    removed: stats.removed[i],
+                }
+            })
+            .filter(|c| c.disclosed + c.masked + c.pseudonymized + c.generalized + c.removed > 0)
+            .collect();
+    }
+}
+
+/// The sink refused an event: the request must be refused (503
+/// `audit_unavailable`) unless the config asked for fail-open by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    #[error("the audit queue is full")]
+    QueueFull,
+    #[error("the audit sink is failing")]
+    SinkFailed,
+}
+
+/// Where events go. `submit` never blocks: it enqueues or refuses.
+pub trait AuditSink: Send + Sync + 'static {
+    fn submit(&self, event: AuditEvent) -> Result<(), AuditError>;
+    /// Whether a new request's event would be accepted now (for admission
+    /// before the upstream call and for `/readyz`).
+    fn ready(&self) -> bool;
+}
+
+/// Keeps events in memory; for tests.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    pub events: std::sync::Mutex<Vec<AuditEvent>>,
+}
+
+impl AuditSink for MemorySink {
+    fn submit(&self, event: AuditEvent) -> Result<(), AuditError> {
+        self.events
+            .lock()
+            .map_err(|_| AuditError::SinkFailed)?
+            .push(event);
+        Ok(())
+    }
+    fn ready(&self) -> bool {
+        true
+    }
+}
