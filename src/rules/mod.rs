@@ -3,7 +3,14 @@
 //! A rule set has the field classes (key families, context rules, value
 //! detectors) and, per purpose, a consent mode and an action per class.
 
-use crate::class::{FieldClass, Purpose};
+use std::collections::HashMap;
+
+use crate::class::{ClassSet, FieldClass, Purpose};
+
+pub mod keys;
+mod load;
+
+pub use load::parse_action;
 
 /// How a purpose consults the subject's consent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,22 +52,54 @@ impl PurposeRules {
     }
 }
 
+/// A generic key that takes its class from an enclosing key.
+#[derive(Debug, Clone)]
+pub struct ContextRule {
+    /// `None`: the value is not personal data (an organisation's INN).
+    pub class: Option<FieldClass>,
+    pub keys: Vec<Vec<String>>,
+    pub within: Vec<Vec<String>>,
+}
+
+/// A value whose class is named by a sibling (FHIR `identifier.system`).
+#[derive(Debug, Clone)]
+pub struct SiblingRule {
+    pub within: Vec<Vec<String>>,
+    pub discriminators: Vec<Vec<String>>,
+    pub values: Vec<Vec<String>>,
+    /// Lower-cased discriminator value -> class.
+    pub classes: HashMap<String, FieldClass>,
+}
+
+/// What the rules say about one key, computed once per distinct key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The class of the key's family, if any.
+    pub class: Option<FieldClass>,
+    /// Bit i: the key is one of context rule i's `keys`.
+    pub ctx_keys: u64,
+    /// Bit i: the key is one of context rule i's `within`.
+    pub ctx_within: u64,
+    /// Bit i: objects under this key are held back for sibling rule i.
+    pub sibling_within: u32,
+    /// Bit i: this key is a discriminator of sibling rule i.
+    pub sibling_disc: u32,
+    /// Bit i: this key holds the value sibling rule i classifies.
+    pub sibling_value: u32,
+}
+
 /// The compiled, immutable rule set.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     purposes: Vec<PurposeRules>,
     version: String,
-}
-
-impl RuleSet {
-    pub fn purpose(&self, p: Purpose) -> &PurposeRules {
-        &self.purposes[p.index()]
-    }
-
-    /// A short hash of the rules files, recorded in the audit and metrics.
-    pub fn version(&self) -> &str {
-        &self.version
-    }
+    families: HashMap<Vec<String>, FieldClass>,
+    max_term_words: usize,
+    generic_suffixes: Vec<String>,
+    contexts: Vec<ContextRule>,
+    siblings: Vec<SiblingRule>,
+    detect: ClassSet,
+    mask_keep: [u8; FieldClass::COUNT],
 }
 
 /// Everything wrong with a rules directory: each error names the file, the
@@ -69,28 +108,138 @@ impl RuleSet {
 #[error("{}", .0.join("\n"))]
 pub struct RulesError(pub Vec<String>);
 
+macro_rules! embedded_rules {
+    ($($name:literal),*) => {
+        &[$(($name, include_str!(concat!("../../rules/", $name)))),*]
+    };
+}
+
+/// The rules shipped in `rules/`, compiled into the binary.
+const EMBEDDED: &[(&str, &str)] = embedded_rules!(
+    "classes.toml",
+    "auth.toml",
+    "appointments.toml",
+    "care.toml",
+    "documents.toml",
+    "support.toml",
+    "feedback.toml",
+    "analytics.toml",
+    "marketing.toml",
+    "legal.toml"
+);
+
 impl RuleSet {
-    /// Loads and compiles `rules/*.toml` from a directory.
+    fn empty(version: String) -> RuleSet {
+        RuleSet {
+            purposes: Vec::new(),
+            version,
+            families: HashMap::new(),
+            max_term_words: 1,
+            generic_suffixes: Vec::new(),
+            contexts: Vec::new(),
+            siblings: Vec::new(),
+            detect: ClassSet::EMPTY,
+            mask_keep: [0; FieldClass::COUNT],
+        }
+    }
+
+    /// Loads and compiles `*.toml` from a directory.
     pub fn load_dir(dir: &std::path::Path) -> Result<RuleSet, RulesError> {
-        // PLACEHOLDER until the rules compiler lands on main.
-        let _ = dir;
-        Ok(Self::embedded())
+        load::compile(&load::read_dir(dir)?)
+    }
+
+    /// Compiles rules given as (file name, contents) pairs.
+    pub fn from_files(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
+        load::compile(files)
     }
 
     /// The default rules shipped in `rules/`, embedded in the binary.
     pub fn embedded() -> RuleSet {
-        // PLACEHOLDER until the rules compiler lands on main.
-        RuleSet {
-            purposes: Purpose::ALL
-                .into_iter()
-                .map(|purpose| PurposeRules {
-                    purpose,
-                    consent: ConsentMode::OptOut,
-                    actions: [Action::Allow; FieldClass::COUNT],
-                    allow_other_content: false,
-                })
-                .collect(),
-            version: "placeholder".into(),
+        let files: Vec<(String, String)> = EMBEDDED
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+            .collect();
+        // The shipped rules are checked by a unit test; a failure here is a
+        // build defect, not an operator's input.
+        load::compile(&files).unwrap_or_else(|e| panic!("embedded rules do not compile: {e}"))
+    }
+
+    pub fn purpose(&self, p: Purpose) -> &PurposeRules {
+        &self.purposes[p.index()]
+    }
+
+    /// A short hash of the rules files, recorded in the audit and metrics.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The classes whose value detectors run over every value.
+    pub fn detected(&self) -> ClassSet {
+        self.detect
+    }
+
+    pub fn contexts(&self) -> &[ContextRule] {
+        &self.contexts
+    }
+
+    pub fn siblings(&self) -> &[SiblingRule] {
+        &self.siblings
+    }
+
+    /// What the rules say about a key.
+    pub fn key_info(&self, key: &str) -> KeyInfo {
+        let w = keys::words(key);
+        let mut forms = vec![w.clone()];
+        if let Some(s) = keys::singular(&w) {
+            forms.push(s);
         }
+        // Drop trailing generic words ("phoneNumber" -> "phone").
+        let mut stripped = Vec::new();
+        for f in &forms {
+            let mut f = f.clone();
+            while f.len() > 1 && f.last().is_some_and(|l| self.generic_suffixes.contains(l)) {
+                f.pop();
+            }
+            stripped.push(f);
+        }
+        forms.extend(stripped);
+        let mut info = KeyInfo::default();
+        // The longest family term that ends the key wins.
+        let mut best = 0;
+        for f in &forms {
+            for n in (1..=self.max_term_words.min(f.len())).rev() {
+                if n <= best {
+                    break;
+                }
+                if let Some(&c) = self.families.get(&f[f.len() - n..]) {
+                    best = n;
+                    info.class = Some(c);
+                }
+            }
+        }
+        let is = |terms: &Vec<Vec<String>>| terms.iter().any(|t| forms.contains(t));
+        for (i, ctx) in self.contexts.iter().enumerate() {
+            if is(&ctx.keys) {
+                info.ctx_keys |= 1 << i;
+            }
+            if is(&ctx.within) {
+                info.ctx_within |= 1 << i;
+            }
+        }
+        for (i, s) in self.siblings.iter().enumerate() {
+            if is(&s.within) {
+                info.sibling_within |= 1 << i;
+            }
+            if is(&s.discriminators) {
+                info.sibling_disc |= 1 << i;
+            }
+            if is(&s.values) {
+                info.sibling_value |= 1 << i;
+            }
+        }
+        info
     }
 }
+
+#[cfg(test)]
+mod tests;
