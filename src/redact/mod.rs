@@ -11,7 +11,16 @@ use std::sync::Arc;
 use crate::class::{FieldClass, Purpose};
 use crate::rules::RuleSet;
 
+mod json;
+mod plan;
 pub mod pseudo;
+pub mod stream;
+mod text;
+pub mod value;
+
+pub use json::JsonRedactor;
+pub use plan::{Limits, Plan};
+pub use text::TextRedactor;
 
 /// Why a body could not be redacted. Small and `Copy`: it is a hot-path
 /// error, a metric label and an audit reason code.
@@ -21,6 +30,10 @@ pub enum RedactError {
     Malformed(u64),
     #[error("the document ended before it was complete")]
     Truncated,
+    #[error("the body is empty; a JSON document was expected")]
+    Empty,
+    #[error("a single token longer than the limit at byte {0}")]
+    TokenTooLong(u64),
     #[error("nesting deeper than the limit at byte {0}")]
     TooDeep(u64),
     #[error("invalid UTF-8 inside a string at byte {0}")]
@@ -37,6 +50,8 @@ impl RedactError {
         match self {
             RedactError::Malformed(_) => "malformed_body",
             RedactError::Truncated => "truncated_body",
+            RedactError::Empty => "empty_body",
+            RedactError::TokenTooLong(_) => "token_too_long",
             RedactError::TooDeep(_) => "nesting_too_deep",
             RedactError::InvalidUtf8(_) => "invalid_utf8",
             RedactError::HoldBackOverflow(_) => "hold_back_overflow",
@@ -104,15 +119,36 @@ impl std::fmt::Debug for PseudonymKey {
 }
 
 /// A rule set and a key: everything a body redactor needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Engine {
     rules: Arc<RuleSet>,
     key: PseudonymKey,
+    plans: Vec<Arc<Plan>>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("rules_version", &self.rules.version())
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl Engine {
     pub fn new(rules: Arc<RuleSet>, key: PseudonymKey) -> Engine {
-        Engine { rules, key }
+        Engine::with_limits(rules, key, Limits::default())
+    }
+
+    pub fn with_limits(rules: Arc<RuleSet>, key: PseudonymKey, limits: Limits) -> Engine {
+        let plans = Plan::for_each_purpose(&rules);
+        Engine {
+            rules,
+            key,
+            plans,
+            limits,
+        }
     }
 
     pub fn rules(&self) -> &Arc<RuleSet> {
@@ -123,40 +159,57 @@ impl Engine {
         &self.key
     }
 
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// A redactor for one body of the given kind, or `None` for `Other`
     /// (the caller allows or blocks such bodies per purpose).
     pub fn redactor(&self, purpose: Purpose, kind: ContentKind) -> Option<BodyRedactor> {
-        let _ = purpose;
-        match kind {
-            ContentKind::Other => None,
-            _ => Some(BodyRedactor {
-                stats: RedactStats::default(),
-            }),
-        }
+        let plan = self.plans[purpose.index()].clone();
+        let key = self.key.clone();
+        let inner = match kind {
+            ContentKind::Json => Inner::Json(Box::new(JsonRedactor::new(plan, key, self.limits, false))),
+            ContentKind::Ndjson => Inner::Json(Box::new(JsonRedactor::new(plan, key, self.limits, true))),
+            ContentKind::Text => Inner::Text(TextRedactor::new(plan, key)),
+            ContentKind::Other => return None,
+        };
+        Some(BodyRedactor { inner })
     }
+}
+
+enum Inner {
+    Json(Box<JsonRedactor>),
+    Text(TextRedactor),
 }
 
 /// A streaming redactor for one body.
 pub struct BodyRedactor {
-    stats: RedactStats,
+    inner: Inner,
 }
 
 impl BodyRedactor {
-    /// Redacts `chunk`, appending what can be emitted to `out`.
+    /// Redacts `chunk`, appending what can be emitted to `out`. After an
+    /// error the body must be aborted, never completed.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), RedactError> {
-        // PLACEHOLDER until the tokenizer lands on main: passes bytes through.
-        self.stats.bytes_in += chunk.len() as u64;
-        out.extend_from_slice(chunk);
-        Ok(())
+        match &mut self.inner {
+            Inner::Json(j) => j.feed(chunk, out),
+            Inner::Text(t) => t.feed(chunk, out),
+        }
     }
 
     /// Ends the body: flushes held-back bytes and checks the document is whole.
     pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), RedactError> {
-        let _ = out;
-        Ok(())
+        match &mut self.inner {
+            Inner::Json(j) => j.finish(out),
+            Inner::Text(t) => t.finish(out),
+        }
     }
 
     pub fn stats(&self) -> &RedactStats {
-        &self.stats
+        match &self.inner {
+            Inner::Json(j) => j.stats(),
+            Inner::Text(t) => t.stats(),
+        }
     }
 }

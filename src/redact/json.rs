@@ -1,0 +1,800 @@
+//! The streaming JSON redactor: an incremental tokenizer that copies
+//! unchanged bytes through and rewrites only what the rules touch.
+//!
+//! - Input arrives in chunks of any size. Only an incomplete token at the end
+//!   of a chunk is held back (in `pending`), so any split gives the same
+//!   output.
+//! - A member's key is written as soon as it is read, but the output from the
+//!   member's start is kept un-flushed (`carry`) until its value decides
+//!   whether the member stays, so a removed member takes its comma with it.
+//! - An object whose class depends on a sibling (FHIR `identifier`, whose
+//!   `system` may come after `value`) is captured whole, bounded, and then
+//!   replayed with the sibling known.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use super::plan::{Limits, Plan};
+use super::value::{self, Replacement};
+use super::{PseudonymKey, RedactError, RedactStats};
+use crate::class::FieldClass;
+use crate::detect::Finding;
+use crate::rules::{Action, KeyInfo};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum St {
+    /// A value is expected (document start, after `:`, after `,` in an array).
+    Value,
+    /// After `[`: a value or `]`.
+    ValueOrEnd,
+    /// After `{`: a key or `}`.
+    KeyOrEnd,
+    /// After `,` in an object.
+    Key,
+    Colon,
+    CommaOrEnd,
+    /// After a top-level value.
+    Done,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    obj: bool,
+    /// The key this container is the value of (an array's elements share it).
+    key: KeyInfo,
+    emitted_any: bool,
+    skip_comma: bool,
+    /// Set on a replayed sibling object: the rule bits and the class its
+    /// discriminator named.
+    sib: Option<(u32, Option<FieldClass>)>,
+}
+
+struct Capture {
+    /// `frames.len()` before the captured object's frame was pushed.
+    depth: usize,
+    /// The member key the object is the value of, restored for the replay.
+    key: KeyInfo,
+    rules: u32,
+    buf: Vec<u8>,
+    disc: Option<FieldClass>,
+    disc_next: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scalar {
+    Str,
+    Num,
+    Lit,
+}
+
+/// Per-redactor cache in front of the plan's shared one.
+const LOCAL_KEY_CACHE: usize = 4096;
+
+pub struct JsonRedactor {
+    plan: Arc<Plan>,
+    key: PseudonymKey,
+    limits: Limits,
+    ndjson: bool,
+    state: St,
+    frames: Vec<Frame>,
+    cur_key: KeyInfo,
+    /// Between a member's start and its value's decision.
+    member_open: bool,
+    member_start: usize,
+    carry: Vec<u8>,
+    pending: Vec<u8>,
+    /// Absolute input offset of the start of the slice being tokenized.
+    base: u64,
+    capture: Option<Capture>,
+    replay_next: Option<(u32, Option<FieldClass>)>,
+    local_keys: FxHashMap<Box<[u8]>, KeyInfo>,
+    text: String,
+    findings: Vec<Finding>,
+    seen_value: bool,
+    stats: RedactStats,
+}
+
+impl JsonRedactor {
+    pub fn new(plan: Arc<Plan>, key: PseudonymKey, limits: Limits, ndjson: bool) -> Self {
+        JsonRedactor {
+            plan,
+            key,
+            limits,
+            ndjson,
+            state: St::Value,
+            frames: Vec::with_capacity(16),
+            cur_key: KeyInfo::default(),
+            member_open: false,
+            member_start: 0,
+            carry: Vec::new(),
+            pending: Vec::new(),
+            base: 0,
+            capture: None,
+            replay_next: None,
+            local_keys: FxHashMap::default(),
+            text: String::new(),
+            findings: Vec::new(),
+            seen_value: false,
+            stats: RedactStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &RedactStats {
+        &self.stats
+    }
+
+    /// Redacts `chunk`, appending what can be emitted to `out`.
+    pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<u8>) -> Result<(), RedactError> {
+        let out_start = out.len();
+        self.stats.bytes_in += chunk.len() as u64;
+        if !self.carry.is_empty() || self.member_open {
+            self.member_start = out.len();
+            out.append(&mut self.carry);
+        }
+        if !self.pending.is_empty() {
+            let Some(n) = self.token_end_in(chunk) else {
+                self.pending.extend_from_slice(chunk);
+                self.check_pending()?;
+                return self.end_feed(out, out_start);
+            };
+            let mut tok = std::mem::take(&mut self.pending);
+            tok.extend_from_slice(&chunk[..n]);
+            self.check_len(tok.len())?;
+            let used = self.run(&tok, out, true)?;
+            debug_assert_eq!(used, tok.len());
+            self.base += tok.len() as u64;
+            tok.clear();
+            self.pending = tok;
+            chunk = &chunk[n..];
+        }
+        let used = self.run(chunk, out, false)?;
+        self.base += used as u64;
+        self.pending.extend_from_slice(&chunk[used..]);
+        self.check_pending()?;
+        self.end_feed(out, out_start)
+    }
+
+    fn end_feed(&mut self, out: &mut Vec<u8>, out_start: usize) -> Result<(), RedactError> {
+        if self.member_open && self.capture.is_none() {
+            self.carry.extend_from_slice(&out[self.member_start..]);
+            out.truncate(self.member_start);
+        }
+        self.stats.bytes_out += (out.len() - out_start) as u64;
+        Ok(())
+    }
+
+    /// Ends the body: the last token is complete and the document whole.
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), RedactError> {
+        let out_start = out.len();
+        if !self.carry.is_empty() || self.member_open {
+            self.member_start = out.len();
+            out.append(&mut self.carry);
+        }
+        let tok = std::mem::take(&mut self.pending);
+        let used = self.run(&tok, out, true)?;
+        if used != tok.len() {
+            return Err(RedactError::Truncated);
+        }
+        self.base += tok.len() as u64;
+        let complete = match self.state {
+            St::Done => true,
+            St::Value => self.ndjson && self.frames.is_empty(),
+            _ => false,
+        };
+        if !self.seen_value && !self.ndjson {
+            return Err(RedactError::Empty);
+        }
+        if !complete || self.capture.is_some() {
+            return Err(RedactError::Truncated);
+        }
+        self.member_open = false;
+        self.stats.bytes_out += (out.len() - out_start) as u64;
+        Ok(())
+    }
+
+    fn check_pending(&self) -> Result<(), RedactError> {
+        self.check_len(self.pending.len())
+    }
+
+    fn check_len(&self, len: usize) -> Result<(), RedactError> {
+        if len > self.limits.max_token_bytes {
+            return Err(RedactError::TokenTooLong(self.base));
+        }
+        Ok(())
+    }
+
+    /// Where, in `chunk`, the token held in `pending` ends (exclusive).
+    fn token_end_in(&self, chunk: &[u8]) -> Option<usize> {
+        let p = &self.pending;
+        match p[0] {
+            b'"' => {
+                // Is the last byte of pending an unfinished escape?
+                let trailing = p[1..].iter().rev().take_while(|b| **b == b'\\').count();
+                let mut i = if trailing % 2 == 1 { 1 } else { 0 };
+                if i > chunk.len() {
+                    return None;
+                }
+                loop {
+                    let j = i + memchr::memchr2(b'"', b'\\', &chunk[i..])?;
+                    if chunk[j] == b'"' {
+                        return Some(j + 1);
+                    }
+                    i = j + 2;
+                    if i > chunk.len() {
+                        return None;
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => chunk.iter().position(|b| !is_number_byte(*b)),
+            _ => {
+                // A literal: at most 5 bytes; complete it byte by byte.
+                let need: usize = match p[0] {
+                    b'f' => 5,
+                    _ => 4,
+                };
+                let missing = need.saturating_sub(p.len());
+                (chunk.len() >= missing).then_some(missing)
+            }
+        }
+    }
+
+    fn emit(&mut self, out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), RedactError> {
+        let base = self.base;
+        let limit = self.limits.hold_back_bytes;
+        match &mut self.capture {
+            Some(c) => {
+                c.buf.extend_from_slice(bytes);
+                if c.buf.len() > limit {
+                    return Err(RedactError::HoldBackOverflow(base));
+                }
+            }
+            None => out.extend_from_slice(bytes),
+        }
+        Ok(())
+    }
+
+    /// Tokenizes `inp`, returning how many bytes were consumed; the rest is
+    /// an incomplete token. With `eof`, the end of `inp` ends any number or
+    /// literal, and an unterminated string is an error.
+    fn run(&mut self, inp: &[u8], out: &mut Vec<u8>, eof: bool) -> Result<usize, RedactError> {
+        let mut i = 0;
+        let n = inp.len();
+        while i < n {
+            let b = inp[i];
+            if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                let j = i + inp[i..]
+                    .iter()
+                    .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+                    .unwrap_or(n - i);
+                self.emit(out, &inp[i..j])?;
+                i = j;
+                continue;
+            }
+            let at = self.base + i as u64;
+            match self.state {
+                St::Value | St::ValueOrEnd => {
+                    if b == b']' && self.state == St::ValueOrEnd {
+                        self.close(out, false, at)?;
+                        i += 1;
+                        continue;
+                    }
+                    match b {
+                        b'{' | b'[' => {
+                            self.open(out, b == b'{', at)?;
+                            i += 1;
+                        }
+                        b'"' => {
+                            let Some(end) = string_end(inp, i + 1) else {
+                                if eof {
+                                    return Err(RedactError::Truncated);
+                                }
+                                return Ok(i);
+                            };
+                            self.scalar(out, Scalar::Str, &inp[i..end], at)?;
+                            i = end;
+                        }
+                        b'-' | b'0'..=b'9' => {
+                            let end = inp[i..]
+                                .iter()
+                                .position(|b| !is_number_byte(*b))
+                                .map_or(n, |p| i + p);
+                            if end == n && !eof {
+                                return Ok(i);
+                            }
+                            if !valid_number(&inp[i..end]) {
+                                return Err(RedactError::Malformed(at));
+                            }
+                            self.scalar(out, Scalar::Num, &inp[i..end], at)?;
+                            i = end;
+                        }
+                        b't' | b'f' | b'n' => {
+                            let lit: &[u8] = match b {
+                                b't' => b"true",
+                                b'f' => b"false",
+                                _ => b"null",
+                            };
+                            let have = (n - i).min(lit.len());
+                            if inp[i..i + have] != lit[..have] {
+                                return Err(RedactError::Malformed(at));
+                            }
+                            if have < lit.len() {
+                                if eof {
+                                    return Err(RedactError::Truncated);
+                                }
+                                return Ok(i);
+                            }
+                            self.scalar(out, Scalar::Lit, lit, at)?;
+                            i += lit.len();
+                        }
+                        _ => return Err(RedactError::Malformed(at)),
+                    }
+                }
+                St::KeyOrEnd | St::Key => {
+                    if b == b'}' && self.state == St::KeyOrEnd {
+                        self.close(out, true, at)?;
+                        i += 1;
+                    } else if b == b'"' {
+                        let Some(end) = string_end(inp, i + 1) else {
+                            if eof {
+                                return Err(RedactError::Truncated);
+                            }
+                            return Ok(i);
+                        };
+                        self.key(out, &inp[i..end], at)?;
+                        i = end;
+                    } else {
+                        return Err(RedactError::Malformed(at));
+                    }
+                }
+                St::Colon => {
+                    if b != b':' {
+                        return Err(RedactError::Malformed(at));
+                    }
+                    self.emit(out, b":")?;
+                    self.state = St::Value;
+                    i += 1;
+                }
+                St::CommaOrEnd => {
+                    let obj = self.frames.last().is_some_and(|f| f.obj);
+                    match b {
+                        b',' => {
+                            self.comma(out)?;
+                            self.state = if obj { St::Key } else { St::Value };
+                            i += 1;
+                        }
+                        b'}' if obj => {
+                            self.close(out, true, at)?;
+                            i += 1;
+                        }
+                        b']' if !obj => {
+                            self.close(out, false, at)?;
+                            i += 1;
+                        }
+                        _ => return Err(RedactError::Malformed(at)),
+                    }
+                }
+                St::Done => {
+                    if !self.ndjson {
+                        return Err(RedactError::Malformed(at));
+                    }
+                    self.state = St::Value;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    fn comma(&mut self, out: &mut Vec<u8>) -> Result<(), RedactError> {
+        let capturing = self.capture.is_some();
+        let Some(f) = self.frames.last_mut() else {
+            return Ok(());
+        };
+        if capturing {
+            return self.emit(out, b",");
+        }
+        if f.skip_comma {
+            f.skip_comma = false;
+            self.member_start = out.len();
+        } else {
+            self.member_start = out.len();
+            out.push(b',');
+        }
+        self.member_open = true;
+        Ok(())
+    }
+
+    /// The key a value at the current position is known by, and the index
+    /// of the innermost frame that encloses that key.
+    fn value_key(&self) -> (KeyInfo, usize) {
+        match self.frames.last() {
+            Some(f) if f.obj => (self.cur_key, self.frames.len()),
+            Some(f) => (f.key, self.frames.len() - 1),
+            None => (KeyInfo::default(), 0),
+        }
+    }
+
+    fn open(&mut self, out: &mut Vec<u8>, obj: bool, at: u64) -> Result<(), RedactError> {
+        if self.frames.len() >= self.limits.max_depth {
+            return Err(RedactError::TooDeep(at));
+        }
+        let (key, _) = self.value_key();
+        self.seen_value = true;
+        let mut sib = None;
+        if obj && self.capture.is_none() {
+            if let Some(s) = self.replay_next.take() {
+                sib = Some(s);
+            } else if key.sibling_within != 0 {
+                self.capture = Some(Capture {
+                    depth: self.frames.len(),
+                    key: self.cur_key,
+                    rules: key.sibling_within,
+                    buf: Vec::new(),
+                    disc: None,
+                    disc_next: false,
+                });
+            }
+        }
+        if let Some(f) = self.frames.last_mut() {
+            f.emitted_any = true;
+        }
+        self.member_open = false;
+        self.frames.push(Frame {
+            obj,
+            key,
+            emitted_any: false,
+            skip_comma: false,
+            sib,
+        });
+        self.emit(out, if obj { b"{" } else { b"[" })?;
+        self.state = if obj { St::KeyOrEnd } else { St::ValueOrEnd };
+        if self.capture.is_none() {
+            self.member_start = out.len();
+            self.member_open = true;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, out: &mut Vec<u8>, obj: bool, at: u64) -> Result<(), RedactError> {
+        match self.frames.pop() {
+            Some(f) if f.obj == obj => {}
+            _ => return Err(RedactError::Malformed(at)),
+        }
+        self.member_open = false;
+        self.emit(out, if obj { b"}" } else { b"]" })?;
+        self.state = if self.frames.is_empty() { St::Done } else { St::CommaOrEnd };
+        let ends_capture = self.capture.as_ref().is_some_and(|c| c.depth == self.frames.len());
+        if ends_capture {
+            if let Some(c) = self.capture.take() {
+                self.replay_next = Some((c.rules, c.disc));
+                self.cur_key = c.key;
+                self.state = St::Value;
+                let used = self.run(&c.buf, out, true)?;
+                if used != c.buf.len() {
+                    return Err(RedactError::Malformed(at));
+                }
+                self.replay_next = None;
+            }
+        }
+        Ok(())
+    }
+
+    fn decode<'t>(raw: &'t [u8], text: &'t mut String, at: u64) -> Result<&'t str, RedactError> {
+        if memchr::memchr(b'\\', raw).is_none() {
+            if raw.iter().any(|b| *b < 0x20) {
+                return Err(RedactError::Malformed(at));
+            }
+            return std::str::from_utf8(raw).map_err(|_| RedactError::InvalidUtf8(at));
+        }
+        text.clear();
+        if raw.iter().any(|b| *b < 0x20) {
+            return Err(RedactError::Malformed(at));
+        }
+        value::unescape(raw, text).map_err(|_| {
+            if std::str::from_utf8(raw).is_err() {
+                RedactError::InvalidUtf8(at)
+            } else {
+                RedactError::Malformed(at)
+            }
+        })?;
+        Ok(text.as_str())
+    }
+
+    fn key(&mut self, out: &mut Vec<u8>, tok: &[u8], at: u64) -> Result<(), RedactError> {
+        let raw = &tok[1..tok.len() - 1];
+        let info = match self.local_keys.get(raw) {
+            Some(k) => *k,
+            None => {
+                let mut text = std::mem::take(&mut self.text);
+                let decoded = Self::decode(raw, &mut text, at);
+                let info = decoded.map(|t| self.plan.key_info(raw, t));
+                self.text = text;
+                let info = info?;
+                if self.local_keys.len() >= LOCAL_KEY_CACHE {
+                    self.local_keys.clear();
+                }
+                self.local_keys.insert(raw.into(), info);
+                info
+            }
+        };
+        self.cur_key = info;
+        if let Some(c) = &mut self.capture {
+            c.disc_next = self.frames.len() == c.depth + 1 && info.sibling_disc & c.rules != 0;
+        }
+        self.emit(out, tok)?;
+        self.state = St::Colon;
+        Ok(())
+    }
+
+    /// The class the rules give the value at the current position.
+    fn classify(&self, key: KeyInfo, enclosing: usize) -> Option<FieldClass> {
+        if let Some(Frame { sib: Some((rules, Some(class))), obj: true, .. }) =
+            self.frames.last()
+        {
+            if enclosing == self.frames.len() && key.sibling_value & rules != 0 {
+                return Some(*class);
+            }
+        }
+        if key.ctx_keys != 0 {
+            // The nearest enclosing key named by a context rule decides.
+            for f in self.frames[..enclosing].iter().rev().take(4) {
+                let m = f.key.ctx_within & key.ctx_keys;
+                if m != 0 {
+                    return self.plan.rules.contexts()[m.trailing_zeros() as usize].class;
+                }
+            }
+        }
+        key.class
+    }
+
+    fn scalar(
+        &mut self,
+        out: &mut Vec<u8>,
+        kind: Scalar,
+        tok: &[u8],
+        at: u64,
+    ) -> Result<(), RedactError> {
+        self.seen_value = true;
+        if let Some(c) = &mut self.capture {
+            if c.disc_next && kind == Scalar::Str {
+                let mut text = String::new();
+                let t = Self::decode(&tok[1..tok.len() - 1], &mut text, at)?.to_lowercase();
+                let rules = self.plan.rules.siblings();
+                c.disc = (0..rules.len())
+                    .filter(|i| c.rules & (1 << i) != 0)
+                    .find_map(|i| rules[i].classes.get(&t).copied());
+            }
+            c.disc_next = false;
+            self.emit(out, tok)?;
+            self.after_value();
+            return Ok(());
+        }
+        if kind == Scalar::Lit {
+            return self.keep(out, tok);
+        }
+        let (key, enclosing) = self.value_key();
+        let class = self.classify(key, enclosing);
+        let mut text = std::mem::take(&mut self.text);
+        let result = self.scalar_text(out, kind, tok, class, &mut text, at);
+        self.text = text;
+        result
+    }
+
+    fn scalar_text(
+        &mut self,
+        out: &mut Vec<u8>,
+        kind: Scalar,
+        tok: &[u8],
+        class: Option<FieldClass>,
+        text: &mut String,
+        at: u64,
+    ) -> Result<(), RedactError> {
+        let value: &str = match kind {
+            Scalar::Str => Self::decode(&tok[1..tok.len() - 1], text, at)?,
+            _ => std::str::from_utf8(tok).map_err(|_| RedactError::Malformed(at))?,
+        };
+        let class = class.map(|c| refine(c, value));
+        if let Some(c) = class {
+            let action = self.plan.action(c);
+            if action != Action::Allow {
+                return self.whole(out, c, action, value);
+            }
+            self.stats.disclosed[c.index()] += 1;
+        }
+        let Some(det) = &self.plan.detectors else {
+            return self.keep(out, tok);
+        };
+        self.findings.clear();
+        det.scan(value, &mut self.findings);
+        if self.findings.is_empty() {
+            return self.keep(out, tok);
+        }
+        // One identifier that is the whole value: the value's own action.
+        if let [f] = self.findings[..] {
+            if value[..f.start].trim().is_empty() && value[f.end..].trim().is_empty() {
+                let action = self.plan.action(f.class);
+                if action == Action::Allow {
+                    self.stats.disclosed[f.class.index()] += 1;
+                    return self.keep(out, tok);
+                }
+                return self.whole(out, f.class, action, value);
+            }
+        }
+        let mut rebuilt = String::with_capacity(value.len());
+        let mut last = 0;
+        for k in 0..self.findings.len() {
+            let f = self.findings[k];
+            let span = &value[f.start..f.end];
+            rebuilt.push_str(&value[last..f.start]);
+            let action = self.plan.action(f.class);
+            match action {
+                Action::Allow => {
+                    self.stats.disclosed[f.class.index()] += 1;
+                    rebuilt.push_str(span);
+                }
+                Action::Block => return Err(RedactError::Blocked(f.class)),
+                _ => {
+                    self.count(f.class, action);
+                    match value::apply(action, f.class, span, &self.key) {
+                        Replacement::Text(t) => rebuilt.push_str(&t),
+                        Replacement::Remove | Replacement::Null => {
+                            rebuilt.push_str(&value::placeholder(f.class))
+                        }
+                    }
+                }
+            }
+            last = f.end;
+        }
+        rebuilt.push_str(&value[last..]);
+        let mut lit = Vec::with_capacity(rebuilt.len() + 2);
+        value::write_json_string(&rebuilt, &mut lit);
+        self.keep(out, &lit)
+    }
+
+    /// Applies a non-`Allow` action to a whole value of class `class`.
+    fn whole(
+        &mut self,
+        out: &mut Vec<u8>,
+        class: FieldClass,
+        action: Action,
+        value: &str,
+    ) -> Result<(), RedactError> {
+        match action {
+            Action::Block => Err(RedactError::Blocked(class)),
+            _ => {
+                self.count(class, action);
+                match value::apply(action, class, value, &self.key) {
+                    Replacement::Text(t) => {
+                        let mut lit = Vec::with_capacity(t.len() + 2);
+                        value::write_json_string(&t, &mut lit);
+                        self.keep(out, &lit)
+                    }
+                    Replacement::Null => self.keep(out, b"null"),
+                    Replacement::Remove => {
+                        self.drop_member(out);
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    fn count(&mut self, class: FieldClass, action: Action) {
+        let i = class.index();
+        match action {
+            Action::Mask { .. } => self.stats.masked[i] += 1,
+            Action::Pseudonymize => self.stats.pseudonymized[i] += 1,
+            Action::Generalize => self.stats.generalized[i] += 1,
+            _ => self.stats.removed[i] += 1,
+        }
+    }
+
+    /// Writes a value and closes its member.
+    fn keep(&mut self, out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), RedactError> {
+        if let Some(f) = self.frames.last_mut() {
+            f.emitted_any = true;
+        }
+        self.member_open = false;
+        self.emit(out, bytes)?;
+        self.after_value();
+        Ok(())
+    }
+
+    /// Drops the current member: its key, its value and one comma.
+    fn drop_member(&mut self, out: &mut Vec<u8>) {
+        match self.frames.last_mut() {
+            Some(f) => {
+                out.truncate(self.member_start);
+                if !f.emitted_any {
+                    f.skip_comma = true;
+                }
+            }
+            // A removed top-level scalar becomes null: the document stays JSON.
+            None => out.extend_from_slice(b"null"),
+        }
+        self.member_open = false;
+        self.after_value();
+    }
+
+    fn after_value(&mut self) {
+        self.state = if self.frames.is_empty() { St::Done } else { St::CommaOrEnd };
+    }
+}
+
+/// A given name that holds more than one word is a full name; one that ends
+/// like a patronymic is a patronymic (FHIR puts both in `given`).
+fn refine(class: FieldClass, value: &str) -> FieldClass {
+    if class != FieldClass::GivenName {
+        return class;
+    }
+    let v = value.trim();
+    if v.split_whitespace().count() > 1 {
+        return FieldClass::FullName;
+    }
+    const SUFFIXES: &[&str] = &["вич", "вна", "ична", "инична", "оглы", "кызы", "угли", "гызы"];
+    let lower = v.to_lowercase();
+    if lower.chars().count() > 4 && SUFFIXES.iter().any(|s| lower.ends_with(s)) {
+        return FieldClass::Patronymic;
+    }
+    class
+}
+
+fn is_number_byte(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+}
+
+/// RFC 8259 number grammar.
+fn valid_number(t: &[u8]) -> bool {
+    let mut i = 0;
+    if t.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match t.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            while t.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+        _ => return false,
+    }
+    if t.get(i) == Some(&b'.') {
+        i += 1;
+        let s = i;
+        while t.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == s {
+            return false;
+        }
+    }
+    if matches!(t.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(t.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let s = i;
+        while t.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == s {
+            return false;
+        }
+    }
+    i == t.len()
+}
+
+/// The index just past the closing quote of a string whose body starts at
+/// `from`, or `None` if the string does not end in `inp`.
+fn string_end(inp: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let j = from + memchr::memchr2(b'"', b'\\', inp.get(from..)?)?;
+        if inp[j] == b'"' {
+            return Some(j + 1);
+        }
+        from = j + 2;
+    }
+}
+
+#[cfg(test)]
+mod tests;
