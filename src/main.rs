@@ -1,6 +1,7 @@
 //! The `zaslon` binary: flags, then the library does the work.
 
 use std::io::{BufWriter, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,7 +14,11 @@ use zaslon::redact::{ContentKind, Engine, PseudonymKey};
 use zaslon::rules::RuleSet;
 
 #[derive(Parser)]
-#[command(name = "zaslon", version, about = "A privacy-enforcing reverse proxy for medical information systems")]
+#[command(
+    name = "zaslon",
+    version,
+    about = "A privacy-enforcing reverse proxy for medical information systems"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -76,8 +81,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let stdin = std::io::stdin();
             let mut input = stdin.lock();
-            let stdout = std::io::stdout();
-            let mut output = BufWriter::with_capacity(64 << 10, stdout.lock());
+            // Write to the descriptor directly: stdout's line buffering would
+            // search every chunk for newlines.
+            let stdout = std::io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .context("cannot use standard output")?;
+            let mut output = BufWriter::with_capacity(64 << 10, std::fs::File::from(stdout));
             match redact_stream(&mut redactor, &mut input, &mut output) {
                 Ok(_) => Ok(ExitCode::SUCCESS),
                 Err(e) => {
@@ -118,6 +128,8 @@ fn pseudonym_key(var: &str, rules: &RuleSet, purpose: Purpose) -> anyhow::Result
         Err(_) if needs => anyhow::bail!(
             "purpose {purpose} pseudonymizes values: set {var} to a secret key of at least 16 bytes (e.g. `export {var}=$(head -c 32 /dev/urandom | base64)`)"
         ),
-        Err(_) => Ok(PseudonymKey::new(b"unused: this purpose pseudonymizes nothing")),
+        Err(_) => Ok(PseudonymKey::new(
+            b"unused: this purpose pseudonymizes nothing",
+        )),
     }
 }

@@ -13,14 +13,15 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
-
+use self::lex::{StrEnd, Utf8Check, is_number_byte, valid_number};
 use super::plan::{Limits, Plan};
 use super::value::{self, Replacement};
 use super::{PseudonymKey, RedactError, RedactStats};
 use crate::class::FieldClass;
 use crate::detect::Finding;
 use crate::rules::{Action, KeyInfo};
+
+mod lex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum St {
@@ -68,8 +69,51 @@ enum Scalar {
     Lit,
 }
 
-/// Per-redactor cache in front of the plan's shared one.
-const LOCAL_KEY_CACHE: usize = 4096;
+/// A direct-mapped cache of key infos in front of the plan's shared map:
+/// MIS documents repeat a few dozen keys, so a slot hit is the common case
+/// and costs a hash of two words and one short comparison.
+struct KeyCache {
+    slots: Vec<Option<(Box<[u8]>, KeyInfo)>>,
+}
+
+const KEY_SLOTS: usize = 1024;
+
+impl KeyCache {
+    fn new() -> Self {
+        KeyCache {
+            slots: vec![None; KEY_SLOTS],
+        }
+    }
+
+    fn slot(raw: &[u8]) -> usize {
+        let n = raw.len();
+        // No variable-length copy here: it would be a call to memcpy.
+        let word = |b: &[u8]| {
+            if b.len() >= 8 {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&b[..8]);
+                u64::from_le_bytes(w)
+            } else {
+                b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x))
+            }
+        };
+        let a = word(raw);
+        let b = word(&raw[n.saturating_sub(8)..]);
+        let h = (a ^ b.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> 54) as usize & (KEY_SLOTS - 1)
+    }
+
+    fn get(&self, raw: &[u8]) -> Option<KeyInfo> {
+        match &self.slots[Self::slot(raw)] {
+            Some((k, v)) if **k == *raw => Some(*v),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, raw: &[u8], info: KeyInfo) {
+        self.slots[Self::slot(raw)] = Some((raw.into(), info));
+    }
+}
 
 pub struct JsonRedactor {
     plan: Arc<Plan>,
@@ -88,11 +132,35 @@ pub struct JsonRedactor {
     base: u64,
     capture: Option<Capture>,
     replay_next: Option<(u32, Option<FieldClass>)>,
-    local_keys: FxHashMap<Box<[u8]>, KeyInfo>,
+    local_keys: KeyCache,
     text: String,
     findings: Vec<Finding>,
     seen_value: bool,
+    utf8: Utf8Check,
     stats: RedactStats,
+}
+
+/// The input being tokenized and how much of it is already accounted for:
+/// bytes before `flushed` are in the output (or in a capture buffer), bytes
+/// after it are copied lazily, in one piece, at the next edit or at the end.
+struct Src<'a> {
+    inp: &'a [u8],
+    flushed: usize,
+}
+
+impl Src<'_> {
+    /// Copies the unchanged input up to `pos` to `out`.
+    fn flush_to(&mut self, out: &mut Vec<u8>, pos: usize) {
+        if pos > self.flushed {
+            out.extend_from_slice(&self.inp[self.flushed..pos]);
+            self.flushed = pos;
+        }
+    }
+
+    /// Where input position `pos` lands in the output, were it flushed.
+    fn out_pos(&self, out: &[u8], pos: usize) -> usize {
+        out.len() + pos.saturating_sub(self.flushed)
+    }
 }
 
 impl JsonRedactor {
@@ -112,10 +180,11 @@ impl JsonRedactor {
             base: 0,
             capture: None,
             replay_next: None,
-            local_keys: FxHashMap::default(),
+            local_keys: KeyCache::new(),
             text: String::new(),
             findings: Vec::new(),
             seen_value: false,
+            utf8: Utf8Check::default(),
             stats: RedactStats::default(),
         }
     }
@@ -128,21 +197,21 @@ impl JsonRedactor {
     pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<u8>) -> Result<(), RedactError> {
         let out_start = out.len();
         self.stats.bytes_in += chunk.len() as u64;
-        if !self.carry.is_empty() || self.member_open {
-            self.member_start = out.len();
-            out.append(&mut self.carry);
-        }
+        self.utf8.feed(chunk)?;
+        self.resume_carry(out);
         if !self.pending.is_empty() {
             let Some(n) = self.token_end_in(chunk) else {
                 self.pending.extend_from_slice(chunk);
-                self.check_pending()?;
+                self.check_len(self.pending.len())?;
                 return self.end_feed(out, out_start);
             };
             let mut tok = std::mem::take(&mut self.pending);
             tok.extend_from_slice(&chunk[..n]);
             self.check_len(tok.len())?;
             let used = self.run(&tok, out, true)?;
-            debug_assert_eq!(used, tok.len());
+            if used != tok.len() {
+                return Err(RedactError::Malformed(self.base));
+            }
             self.base += tok.len() as u64;
             tok.clear();
             self.pending = tok;
@@ -151,8 +220,43 @@ impl JsonRedactor {
         let used = self.run(chunk, out, false)?;
         self.base += used as u64;
         self.pending.extend_from_slice(&chunk[used..]);
-        self.check_pending()?;
+        self.check_len(self.pending.len())?;
         self.end_feed(out, out_start)
+    }
+
+    /// Ends the body: the last token is complete and the document whole.
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), RedactError> {
+        let out_start = out.len();
+        self.utf8.finish()?;
+        self.resume_carry(out);
+        let tok = std::mem::take(&mut self.pending);
+        let used = self.run(&tok, out, true)?;
+        if used != tok.len() {
+            return Err(RedactError::Truncated);
+        }
+        self.base += tok.len() as u64;
+        if !self.seen_value && !self.ndjson {
+            return Err(RedactError::Empty);
+        }
+        let complete = match self.state {
+            St::Done => true,
+            St::Value => self.ndjson && self.frames.is_empty(),
+            _ => false,
+        };
+        if !complete || self.capture.is_some() {
+            return Err(RedactError::Truncated);
+        }
+        self.member_open = false;
+        self.stats.bytes_out += (out.len() - out_start) as u64;
+        Ok(())
+    }
+
+    /// Puts back the output of a member still undecided at the last feed.
+    fn resume_carry(&mut self, out: &mut Vec<u8>) {
+        if self.member_open && self.capture.is_none() {
+            self.member_start = out.len();
+            out.append(&mut self.carry);
+        }
     }
 
     fn end_feed(&mut self, out: &mut Vec<u8>, out_start: usize) -> Result<(), RedactError> {
@@ -162,39 +266,6 @@ impl JsonRedactor {
         }
         self.stats.bytes_out += (out.len() - out_start) as u64;
         Ok(())
-    }
-
-    /// Ends the body: the last token is complete and the document whole.
-    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), RedactError> {
-        let out_start = out.len();
-        if !self.carry.is_empty() || self.member_open {
-            self.member_start = out.len();
-            out.append(&mut self.carry);
-        }
-        let tok = std::mem::take(&mut self.pending);
-        let used = self.run(&tok, out, true)?;
-        if used != tok.len() {
-            return Err(RedactError::Truncated);
-        }
-        self.base += tok.len() as u64;
-        let complete = match self.state {
-            St::Done => true,
-            St::Value => self.ndjson && self.frames.is_empty(),
-            _ => false,
-        };
-        if !self.seen_value && !self.ndjson {
-            return Err(RedactError::Empty);
-        }
-        if !complete || self.capture.is_some() {
-            return Err(RedactError::Truncated);
-        }
-        self.member_open = false;
-        self.stats.bytes_out += (out.len() - out_start) as u64;
-        Ok(())
-    }
-
-    fn check_pending(&self) -> Result<(), RedactError> {
-        self.check_len(self.pending.len())
     }
 
     fn check_len(&self, len: usize) -> Result<(), RedactError> {
@@ -209,12 +280,13 @@ impl JsonRedactor {
         let p = &self.pending;
         match p[0] {
             b'"' => {
-                // Is the last byte of pending an unfinished escape?
+                // Does pending end inside an escape?
                 let trailing = p[1..].iter().rev().take_while(|b| **b == b'\\').count();
-                let mut i = if trailing % 2 == 1 { 1 } else { 0 };
-                if i > chunk.len() {
+                let skip = trailing % 2;
+                if skip > chunk.len() {
                     return None;
                 }
+                let mut i = skip;
                 loop {
                     let j = i + memchr::memchr2(b'"', b'\\', &chunk[i..])?;
                     if chunk[j] == b'"' {
@@ -228,28 +300,23 @@ impl JsonRedactor {
             }
             b'-' | b'0'..=b'9' => chunk.iter().position(|b| !is_number_byte(*b)),
             _ => {
-                // A literal: at most 5 bytes; complete it byte by byte.
-                let need: usize = match p[0] {
-                    b'f' => 5,
-                    _ => 4,
-                };
+                // A literal: at most 5 bytes.
+                let need: usize = if p[0] == b'f' { 5 } else { 4 };
                 let missing = need.saturating_sub(p.len());
                 (chunk.len() >= missing).then_some(missing)
             }
         }
     }
 
-    fn emit(&mut self, out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), RedactError> {
-        let base = self.base;
-        let limit = self.limits.hold_back_bytes;
-        match &mut self.capture {
-            Some(c) => {
-                c.buf.extend_from_slice(bytes);
-                if c.buf.len() > limit {
-                    return Err(RedactError::HoldBackOverflow(base));
-                }
+    /// Accounts for the unchanged input `[s, e)`: nothing to do unless an
+    /// object is being captured, which takes its bytes eagerly.
+    fn pass(&mut self, src: &mut Src<'_>, s: usize, e: usize) -> Result<(), RedactError> {
+        if let Some(c) = &mut self.capture {
+            c.buf.extend_from_slice(&src.inp[s..e]);
+            src.flushed = e;
+            if c.buf.len() > self.limits.hold_back_bytes {
+                return Err(RedactError::HoldBackOverflow(self.base + s as u64));
             }
-            None => out.extend_from_slice(bytes),
         }
         Ok(())
     }
@@ -258,16 +325,31 @@ impl JsonRedactor {
     /// an incomplete token. With `eof`, the end of `inp` ends any number or
     /// literal, and an unterminated string is an error.
     fn run(&mut self, inp: &[u8], out: &mut Vec<u8>, eof: bool) -> Result<usize, RedactError> {
-        let mut i = 0;
+        let mut src = Src { inp, flushed: 0 };
+        let consumed = self.tokens(&mut src, out, eof)?;
+        if self.capture.is_none() {
+            src.flush_to(out, consumed);
+        }
+        Ok(consumed)
+    }
+
+    fn tokens(
+        &mut self,
+        src: &mut Src<'_>,
+        out: &mut Vec<u8>,
+        eof: bool,
+    ) -> Result<usize, RedactError> {
+        let inp = src.inp;
         let n = inp.len();
+        let mut i = 0;
         while i < n {
             let b = inp[i];
             if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-                let j = i + inp[i..]
+                let j = inp[i..]
                     .iter()
                     .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
-                    .unwrap_or(n - i);
-                self.emit(out, &inp[i..j])?;
+                    .map_or(n, |p| i + p);
+                self.pass(src, i, j)?;
                 i = j;
                 continue;
             }
@@ -275,23 +357,25 @@ impl JsonRedactor {
             match self.state {
                 St::Value | St::ValueOrEnd => {
                     if b == b']' && self.state == St::ValueOrEnd {
-                        self.close(out, false, at)?;
+                        self.close(src, out, i, false)?;
                         i += 1;
                         continue;
                     }
                     match b {
                         b'{' | b'[' => {
-                            self.open(out, b == b'{', at)?;
+                            self.open(src, out, i, b == b'{')?;
                             i += 1;
                         }
                         b'"' => {
-                            let Some(end) = string_end(inp, i + 1) else {
-                                if eof {
-                                    return Err(RedactError::Truncated);
+                            let end = match lex::string_end(inp, i + 1) {
+                                StrEnd::End(e) => e,
+                                StrEnd::Incomplete if eof => return Err(RedactError::Truncated),
+                                StrEnd::Incomplete => return Ok(i),
+                                StrEnd::Control(p) => {
+                                    return Err(RedactError::Malformed(self.base + p as u64));
                                 }
-                                return Ok(i);
                             };
-                            self.scalar(out, Scalar::Str, &inp[i..end], at)?;
+                            self.scalar(src, out, Scalar::Str, i, end)?;
                             i = end;
                         }
                         b'-' | b'0'..=b'9' => {
@@ -305,7 +389,7 @@ impl JsonRedactor {
                             if !valid_number(&inp[i..end]) {
                                 return Err(RedactError::Malformed(at));
                             }
-                            self.scalar(out, Scalar::Num, &inp[i..end], at)?;
+                            self.scalar(src, out, Scalar::Num, i, end)?;
                             i = end;
                         }
                         b't' | b'f' | b'n' => {
@@ -324,7 +408,7 @@ impl JsonRedactor {
                                 }
                                 return Ok(i);
                             }
-                            self.scalar(out, Scalar::Lit, lit, at)?;
+                            self.scalar(src, out, Scalar::Lit, i, i + lit.len())?;
                             i += lit.len();
                         }
                         _ => return Err(RedactError::Malformed(at)),
@@ -332,16 +416,18 @@ impl JsonRedactor {
                 }
                 St::KeyOrEnd | St::Key => {
                     if b == b'}' && self.state == St::KeyOrEnd {
-                        self.close(out, true, at)?;
+                        self.close(src, out, i, true)?;
                         i += 1;
                     } else if b == b'"' {
-                        let Some(end) = string_end(inp, i + 1) else {
-                            if eof {
-                                return Err(RedactError::Truncated);
+                        let end = match lex::string_end(inp, i + 1) {
+                            StrEnd::End(e) => e,
+                            StrEnd::Incomplete if eof => return Err(RedactError::Truncated),
+                            StrEnd::Incomplete => return Ok(i),
+                            StrEnd::Control(p) => {
+                                return Err(RedactError::Malformed(self.base + p as u64));
                             }
-                            return Ok(i);
                         };
-                        self.key(out, &inp[i..end], at)?;
+                        self.key(src, i, end)?;
                         i = end;
                     } else {
                         return Err(RedactError::Malformed(at));
@@ -351,7 +437,7 @@ impl JsonRedactor {
                     if b != b':' {
                         return Err(RedactError::Malformed(at));
                     }
-                    self.emit(out, b":")?;
+                    self.pass(src, i, i + 1)?;
                     self.state = St::Value;
                     i += 1;
                 }
@@ -359,16 +445,16 @@ impl JsonRedactor {
                     let obj = self.frames.last().is_some_and(|f| f.obj);
                     match b {
                         b',' => {
-                            self.comma(out)?;
+                            self.comma(src, out, i)?;
                             self.state = if obj { St::Key } else { St::Value };
                             i += 1;
                         }
                         b'}' if obj => {
-                            self.close(out, true, at)?;
+                            self.close(src, out, i, true)?;
                             i += 1;
                         }
                         b']' if !obj => {
-                            self.close(out, false, at)?;
+                            self.close(src, out, i, false)?;
                             i += 1;
                         }
                         _ => return Err(RedactError::Malformed(at)),
@@ -385,20 +471,21 @@ impl JsonRedactor {
         Ok(n)
     }
 
-    fn comma(&mut self, out: &mut Vec<u8>) -> Result<(), RedactError> {
-        let capturing = self.capture.is_some();
+    fn comma(&mut self, src: &mut Src<'_>, out: &mut Vec<u8>, i: usize) -> Result<(), RedactError> {
+        if self.capture.is_some() {
+            return self.pass(src, i, i + 1);
+        }
         let Some(f) = self.frames.last_mut() else {
             return Ok(());
         };
-        if capturing {
-            return self.emit(out, b",");
-        }
         if f.skip_comma {
+            // The member before was dropped and was the first: drop this comma.
             f.skip_comma = false;
+            src.flush_to(out, i);
+            src.flushed = i + 1;
             self.member_start = out.len();
         } else {
-            self.member_start = out.len();
-            out.push(b',');
+            self.member_start = src.out_pos(out, i);
         }
         self.member_open = true;
         Ok(())
@@ -414,9 +501,15 @@ impl JsonRedactor {
         }
     }
 
-    fn open(&mut self, out: &mut Vec<u8>, obj: bool, at: u64) -> Result<(), RedactError> {
+    fn open(
+        &mut self,
+        src: &mut Src<'_>,
+        out: &mut Vec<u8>,
+        i: usize,
+        obj: bool,
+    ) -> Result<(), RedactError> {
         if self.frames.len() >= self.limits.max_depth {
-            return Err(RedactError::TooDeep(at));
+            return Err(RedactError::TooDeep(self.base + i as u64));
         }
         let (key, _) = self.value_key();
         self.seen_value = true;
@@ -425,6 +518,7 @@ impl JsonRedactor {
             if let Some(s) = self.replay_next.take() {
                 sib = Some(s);
             } else if key.sibling_within != 0 {
+                src.flush_to(out, i);
                 self.capture = Some(Capture {
                     depth: self.frames.len(),
                     key: self.cur_key,
@@ -446,32 +540,48 @@ impl JsonRedactor {
             skip_comma: false,
             sib,
         });
-        self.emit(out, if obj { b"{" } else { b"[" })?;
+        self.pass(src, i, i + 1)?;
         self.state = if obj { St::KeyOrEnd } else { St::ValueOrEnd };
         if self.capture.is_none() {
-            self.member_start = out.len();
+            self.member_start = src.out_pos(out, i + 1);
             self.member_open = true;
         }
         Ok(())
     }
 
-    fn close(&mut self, out: &mut Vec<u8>, obj: bool, at: u64) -> Result<(), RedactError> {
+    fn close(
+        &mut self,
+        src: &mut Src<'_>,
+        out: &mut Vec<u8>,
+        i: usize,
+        obj: bool,
+    ) -> Result<(), RedactError> {
         match self.frames.pop() {
             Some(f) if f.obj == obj => {}
-            _ => return Err(RedactError::Malformed(at)),
+            _ => return Err(RedactError::Malformed(self.base + i as u64)),
         }
         self.member_open = false;
-        self.emit(out, if obj { b"}" } else { b"]" })?;
-        self.state = if self.frames.is_empty() { St::Done } else { St::CommaOrEnd };
-        let ends_capture = self.capture.as_ref().is_some_and(|c| c.depth == self.frames.len());
+        self.pass(src, i, i + 1)?;
+        self.state = if self.frames.is_empty() {
+            St::Done
+        } else {
+            St::CommaOrEnd
+        };
+        let ends_capture = self
+            .capture
+            .as_ref()
+            .is_some_and(|c| c.depth == self.frames.len());
         if ends_capture {
             if let Some(c) = self.capture.take() {
+                // Replay the object with its sibling known.
                 self.replay_next = Some((c.rules, c.disc));
                 self.cur_key = c.key;
                 self.state = St::Value;
+                let base = self.base;
                 let used = self.run(&c.buf, out, true)?;
+                self.base = base;
                 if used != c.buf.len() {
-                    return Err(RedactError::Malformed(at));
+                    return Err(RedactError::Malformed(self.base + i as u64));
                 }
                 self.replay_next = None;
             }
@@ -481,17 +591,11 @@ impl JsonRedactor {
 
     fn decode<'t>(raw: &'t [u8], text: &'t mut String, at: u64) -> Result<&'t str, RedactError> {
         if memchr::memchr(b'\\', raw).is_none() {
-            if raw.iter().any(|b| *b < 0x20) {
-                return Err(RedactError::Malformed(at));
-            }
-            return std::str::from_utf8(raw).map_err(|_| RedactError::InvalidUtf8(at));
+            return simdutf8::basic::from_utf8(raw).map_err(|_| RedactError::InvalidUtf8(at));
         }
         text.clear();
-        if raw.iter().any(|b| *b < 0x20) {
-            return Err(RedactError::Malformed(at));
-        }
         value::unescape(raw, text).map_err(|_| {
-            if std::str::from_utf8(raw).is_err() {
+            if simdutf8::basic::from_utf8(raw).is_err() {
                 RedactError::InvalidUtf8(at)
             } else {
                 RedactError::Malformed(at)
@@ -500,20 +604,18 @@ impl JsonRedactor {
         Ok(text.as_str())
     }
 
-    fn key(&mut self, out: &mut Vec<u8>, tok: &[u8], at: u64) -> Result<(), RedactError> {
-        let raw = &tok[1..tok.len() - 1];
+    fn key(&mut self, src: &mut Src<'_>, s: usize, e: usize) -> Result<(), RedactError> {
+        let raw = &src.inp[s + 1..e - 1];
         let info = match self.local_keys.get(raw) {
-            Some(k) => *k,
+            Some(k) => k,
             None => {
+                let at = self.base + s as u64;
                 let mut text = std::mem::take(&mut self.text);
                 let decoded = Self::decode(raw, &mut text, at);
                 let info = decoded.map(|t| self.plan.key_info(raw, t));
                 self.text = text;
                 let info = info?;
-                if self.local_keys.len() >= LOCAL_KEY_CACHE {
-                    self.local_keys.clear();
-                }
-                self.local_keys.insert(raw.into(), info);
+                self.local_keys.put(raw, info);
                 info
             }
         };
@@ -521,15 +623,18 @@ impl JsonRedactor {
         if let Some(c) = &mut self.capture {
             c.disc_next = self.frames.len() == c.depth + 1 && info.sibling_disc & c.rules != 0;
         }
-        self.emit(out, tok)?;
+        self.pass(src, s, e)?;
         self.state = St::Colon;
         Ok(())
     }
 
     /// The class the rules give the value at the current position.
     fn classify(&self, key: KeyInfo, enclosing: usize) -> Option<FieldClass> {
-        if let Some(Frame { sib: Some((rules, Some(class))), obj: true, .. }) =
-            self.frames.last()
+        if let Some(Frame {
+            sib: Some((rules, Some(class))),
+            obj: true,
+            ..
+        }) = self.frames.last()
         {
             if enclosing == self.frames.len() && key.sibling_value & rules != 0 {
                 return Some(*class);
@@ -549,46 +654,65 @@ impl JsonRedactor {
 
     fn scalar(
         &mut self,
+        src: &mut Src<'_>,
         out: &mut Vec<u8>,
         kind: Scalar,
-        tok: &[u8],
-        at: u64,
+        s: usize,
+        e: usize,
     ) -> Result<(), RedactError> {
         self.seen_value = true;
+        let at = self.base + s as u64;
         if let Some(c) = &mut self.capture {
             if c.disc_next && kind == Scalar::Str {
                 let mut text = String::new();
-                let t = Self::decode(&tok[1..tok.len() - 1], &mut text, at)?.to_lowercase();
+                let t = Self::decode(&src.inp[s + 1..e - 1], &mut text, at)?.to_lowercase();
                 let rules = self.plan.rules.siblings();
                 c.disc = (0..rules.len())
                     .filter(|i| c.rules & (1 << i) != 0)
                     .find_map(|i| rules[i].classes.get(&t).copied());
             }
             c.disc_next = false;
-            self.emit(out, tok)?;
+            self.pass(src, s, e)?;
             self.after_value();
             return Ok(());
         }
         if kind == Scalar::Lit {
-            return self.keep(out, tok);
+            return self.keep(src, s, e);
         }
         let (key, enclosing) = self.value_key();
         let class = self.classify(key, enclosing);
+        if self.plan.detectors.is_none() {
+            // Without detectors only the key's class matters; an allowed
+            // class is counted and copied without decoding. (A given name
+            // may refine to a class with another action, so it is decoded.)
+            match class {
+                None => return self.keep(src, s, e),
+                Some(c) if c != FieldClass::GivenName && self.plan.action(c) == Action::Allow => {
+                    self.stats.disclosed[c.index()] += 1;
+                    return self.keep(src, s, e);
+                }
+                Some(_) => {}
+            }
+        }
         let mut text = std::mem::take(&mut self.text);
-        let result = self.scalar_text(out, kind, tok, class, &mut text, at);
+        let result = self.scalar_text(src, out, kind, s, e, class, &mut text);
         self.text = text;
         result
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn scalar_text(
         &mut self,
+        src: &mut Src<'_>,
         out: &mut Vec<u8>,
         kind: Scalar,
-        tok: &[u8],
+        s: usize,
+        e: usize,
         class: Option<FieldClass>,
         text: &mut String,
-        at: u64,
     ) -> Result<(), RedactError> {
+        let at = self.base + s as u64;
+        let tok = &src.inp[s..e];
         let value: &str = match kind {
             Scalar::Str => Self::decode(&tok[1..tok.len() - 1], text, at)?,
             _ => std::str::from_utf8(tok).map_err(|_| RedactError::Malformed(at))?,
@@ -597,17 +721,18 @@ impl JsonRedactor {
         if let Some(c) = class {
             let action = self.plan.action(c);
             if action != Action::Allow {
-                return self.whole(out, c, action, value);
+                let value = value.to_owned();
+                return self.whole(src, out, s, e, c, action, &value);
             }
             self.stats.disclosed[c.index()] += 1;
         }
         let Some(det) = &self.plan.detectors else {
-            return self.keep(out, tok);
+            return self.keep(src, s, e);
         };
         self.findings.clear();
         det.scan(value, &mut self.findings);
         if self.findings.is_empty() {
-            return self.keep(out, tok);
+            return self.keep(src, s, e);
         }
         // One identifier that is the whole value: the value's own action.
         if let [f] = self.findings[..] {
@@ -615,9 +740,10 @@ impl JsonRedactor {
                 let action = self.plan.action(f.class);
                 if action == Action::Allow {
                     self.stats.disclosed[f.class.index()] += 1;
-                    return self.keep(out, tok);
+                    return self.keep(src, s, e);
                 }
-                return self.whole(out, f.class, action, value);
+                let value = value.to_owned();
+                return self.whole(src, out, s, e, f.class, action, &value);
             }
         }
         let mut rebuilt = String::with_capacity(value.len());
@@ -648,33 +774,35 @@ impl JsonRedactor {
         rebuilt.push_str(&value[last..]);
         let mut lit = Vec::with_capacity(rebuilt.len() + 2);
         value::write_json_string(&rebuilt, &mut lit);
-        self.keep(out, &lit)
+        self.replace(src, out, s, e, &lit)
     }
 
-    /// Applies a non-`Allow` action to a whole value of class `class`.
+    /// Applies a non-`Allow` action to the whole value `[s, e)`.
+    #[allow(clippy::too_many_arguments)]
     fn whole(
         &mut self,
+        src: &mut Src<'_>,
         out: &mut Vec<u8>,
+        s: usize,
+        e: usize,
         class: FieldClass,
         action: Action,
         value: &str,
     ) -> Result<(), RedactError> {
-        match action {
-            Action::Block => Err(RedactError::Blocked(class)),
-            _ => {
-                self.count(class, action);
-                match value::apply(action, class, value, &self.key) {
-                    Replacement::Text(t) => {
-                        let mut lit = Vec::with_capacity(t.len() + 2);
-                        value::write_json_string(&t, &mut lit);
-                        self.keep(out, &lit)
-                    }
-                    Replacement::Null => self.keep(out, b"null"),
-                    Replacement::Remove => {
-                        self.drop_member(out);
-                        Ok(())
-                    }
-                }
+        if action == Action::Block {
+            return Err(RedactError::Blocked(class));
+        }
+        self.count(class, action);
+        match value::apply(action, class, value, &self.key) {
+            Replacement::Text(t) => {
+                let mut lit = Vec::with_capacity(t.len() + 2);
+                value::write_json_string(&t, &mut lit);
+                self.replace(src, out, s, e, &lit)
+            }
+            Replacement::Null => self.replace(src, out, s, e, b"null"),
+            Replacement::Remove => {
+                self.drop_member(src, out, s, e);
+                Ok(())
             }
         }
     }
@@ -689,19 +817,41 @@ impl JsonRedactor {
         }
     }
 
-    /// Writes a value and closes its member.
-    fn keep(&mut self, out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), RedactError> {
+    /// Keeps the value `[s, e)` as it is and closes its member.
+    fn keep(&mut self, src: &mut Src<'_>, s: usize, e: usize) -> Result<(), RedactError> {
         if let Some(f) = self.frames.last_mut() {
             f.emitted_any = true;
         }
         self.member_open = false;
-        self.emit(out, bytes)?;
+        self.pass(src, s, e)?;
         self.after_value();
         Ok(())
     }
 
-    /// Drops the current member: its key, its value and one comma.
-    fn drop_member(&mut self, out: &mut Vec<u8>) {
+    /// Writes `with` in place of the value `[s, e)` and closes its member.
+    fn replace(
+        &mut self,
+        src: &mut Src<'_>,
+        out: &mut Vec<u8>,
+        s: usize,
+        e: usize,
+        with: &[u8],
+    ) -> Result<(), RedactError> {
+        if let Some(f) = self.frames.last_mut() {
+            f.emitted_any = true;
+        }
+        self.member_open = false;
+        src.flush_to(out, s);
+        out.extend_from_slice(with);
+        src.flushed = e;
+        self.after_value();
+        Ok(())
+    }
+
+    /// Drops the current member (its key, its value `[s, e)` and one comma).
+    fn drop_member(&mut self, src: &mut Src<'_>, out: &mut Vec<u8>, s: usize, e: usize) {
+        src.flush_to(out, s);
+        src.flushed = e;
         match self.frames.last_mut() {
             Some(f) => {
                 out.truncate(self.member_start);
@@ -717,7 +867,11 @@ impl JsonRedactor {
     }
 
     fn after_value(&mut self) {
-        self.state = if self.frames.is_empty() { St::Done } else { St::CommaOrEnd };
+        self.state = if self.frames.is_empty() {
+            St::Done
+        } else {
+            St::CommaOrEnd
+        };
     }
 }
 
@@ -731,69 +885,21 @@ fn refine(class: FieldClass, value: &str) -> FieldClass {
     if v.split_whitespace().count() > 1 {
         return FieldClass::FullName;
     }
-    const SUFFIXES: &[&str] = &["вич", "вна", "ична", "инична", "оглы", "кызы", "угли", "гызы"];
+    const SUFFIXES: &[&str] = &[
+        "вич",
+        "вна",
+        "ична",
+        "инична",
+        "оглы",
+        "кызы",
+        "угли",
+        "гызы",
+    ];
     let lower = v.to_lowercase();
     if lower.chars().count() > 4 && SUFFIXES.iter().any(|s| lower.ends_with(s)) {
         return FieldClass::Patronymic;
     }
     class
-}
-
-fn is_number_byte(b: u8) -> bool {
-    matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-}
-
-/// RFC 8259 number grammar.
-fn valid_number(t: &[u8]) -> bool {
-    let mut i = 0;
-    if t.get(i) == Some(&b'-') {
-        i += 1;
-    }
-    match t.get(i) {
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => {
-            while t.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-        }
-        _ => return false,
-    }
-    if t.get(i) == Some(&b'.') {
-        i += 1;
-        let s = i;
-        while t.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == s {
-            return false;
-        }
-    }
-    if matches!(t.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(t.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let s = i;
-        while t.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == s {
-            return false;
-        }
-    }
-    i == t.len()
-}
-
-/// The index just past the closing quote of a string whose body starts at
-/// `from`, or `None` if the string does not end in `inp`.
-fn string_end(inp: &[u8], mut from: usize) -> Option<usize> {
-    loop {
-        let j = from + memchr::memchr2(b'"', b'\\', inp.get(from..)?)?;
-        if inp[j] == b'"' {
-            return Some(j + 1);
-        }
-        from = j + 2;
-    }
 }
 
 #[cfg(test)]

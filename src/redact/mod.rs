@@ -85,7 +85,12 @@ impl ContentKind {
     /// `application/json`, `*/*+json` -> Json; `application/x-ndjson`,
     /// `application/jsonl` -> Ndjson; `text/*` -> Text; anything else Other.
     pub fn from_content_type(ct: &str) -> ContentKind {
-        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match essence.as_str() {
             "application/json" => ContentKind::Json,
             "application/x-ndjson" | "application/jsonl" | "application/x-jsonlines" => {
@@ -169,8 +174,12 @@ impl Engine {
         let plan = self.plans[purpose.index()].clone();
         let key = self.key.clone();
         let inner = match kind {
-            ContentKind::Json => Inner::Json(Box::new(JsonRedactor::new(plan, key, self.limits, false))),
-            ContentKind::Ndjson => Inner::Json(Box::new(JsonRedactor::new(plan, key, self.limits, true))),
+            ContentKind::Json => {
+                Inner::Json(Box::new(JsonRedactor::new(plan, key, self.limits, false)))
+            }
+            ContentKind::Ndjson => {
+                Inner::Json(Box::new(JsonRedactor::new(plan, key, self.limits, true)))
+            }
             ContentKind::Text => Inner::Text(TextRedactor::new(plan, key)),
             ContentKind::Other => return None,
         };

@@ -61,7 +61,11 @@ impl TextRedactor {
         };
         let text = std::str::from_utf8(&self.buf[..valid])
             .map_err(|e| RedactError::InvalidUtf8(e.valid_up_to() as u64))?;
-        let mut cut = if last { text.len() } else { text.len().saturating_sub(TAIL) };
+        let mut cut = if last {
+            text.len()
+        } else {
+            text.len().saturating_sub(TAIL)
+        };
         // Cut at a line or word boundary, before any finding that crosses it.
         if !last {
             cut = text[..cut].rfind(['\n', ' ']).map_or(cut, |p| p + 1);

@@ -49,7 +49,11 @@ pub fn mask(text: &str, keep: usize) -> String {
         .map(|c| {
             if c.is_alphanumeric() {
                 seen += 1;
-                if seen > total.saturating_sub(keep) { c } else { '*' }
+                if seen > total.saturating_sub(keep) {
+                    c
+                } else {
+                    '*'
+                }
             } else {
                 c
             }
@@ -92,8 +96,8 @@ fn year_of(text: &str) -> Option<String> {
         let w = &b[i..i + 4];
         let boundary_before = i == 0 || !b[i - 1].is_ascii_digit();
         let boundary_after = b.get(i + 4).is_none_or(|c| !c.is_ascii_digit());
-        let year_like = (w.starts_with(b"19") || w.starts_with(b"20"))
-            && w.iter().all(u8::is_ascii_digit);
+        let year_like =
+            (w.starts_with(b"19") || w.starts_with(b"20")) && w.iter().all(u8::is_ascii_digit);
         (boundary_before && boundary_after && year_like).then(|| text[i..i + 4].to_owned())
     })
 }
@@ -102,21 +106,40 @@ fn year_of(text: &str) -> Option<String> {
 /// city; streets, houses, flats and postcodes go.
 fn region_of(text: &str) -> Option<String> {
     const MARKERS: &[&str] = &[
-        "обл", "край", "респ", "округ", "ао", "г.", "г ", "город", "москва", "санкт-петербург",
-        "севастополь", "region", "oblast", "krai", "city",
+        "обл",
+        "край",
+        "респ",
+        "округ",
+        "ао",
+        "г.",
+        "г ",
+        "город",
+        "москва",
+        "санкт-петербург",
+        "севастополь",
+        "region",
+        "oblast",
+        "krai",
+        "city",
     ];
     let parts: Vec<&str> = text
         .split(',')
         .map(str::trim)
         .filter(|p| {
             let l = p.to_lowercase();
-            !l.starts_with("ул") && !l.starts_with("д.") && !l.starts_with("кв")
+            !l.starts_with("ул")
+                && !l.starts_with("д.")
+                && !l.starts_with("кв")
                 && MARKERS.iter().any(|m| {
                     l.starts_with(m) || l.contains(&format!(" {m}")) || l.ends_with(m.trim_end())
                 })
         })
         .collect();
-    if parts.is_empty() { None } else { Some(parts.join(", ")) }
+    if parts.is_empty() {
+        None
+    } else {
+        Some(parts.join(", "))
+    }
 }
 
 /// Appends `s` as a JSON string literal (with quotes).
@@ -227,15 +250,24 @@ mod tests {
 
     #[test]
     fn generalizes() {
-        assert_eq!(generalize(FieldClass::BirthDate, "1988-09-23").as_deref(), Some("1988"));
-        assert_eq!(generalize(FieldClass::BirthDate, "23.09.1988").as_deref(), Some("1988"));
+        assert_eq!(
+            generalize(FieldClass::BirthDate, "1988-09-23").as_deref(),
+            Some("1988")
+        );
+        assert_eq!(
+            generalize(FieldClass::BirthDate, "23.09.1988").as_deref(),
+            Some("1988")
+        );
         assert_eq!(generalize(FieldClass::BirthDate, "23 сентября"), None);
         let a = "622824, Свердловская область, г. Нижний Тагил, ул. Советская, д. 100, кв. 340";
         assert_eq!(
             generalize(FieldClass::Address, a).as_deref(),
             Some("Свердловская область, г. Нижний Тагил")
         );
-        assert_eq!(generalize(FieldClass::Address, "ул. Советская, д. 100, кв. 340"), None);
+        assert_eq!(
+            generalize(FieldClass::Address, "ул. Советская, д. 100, кв. 340"),
+            None
+        );
         assert_eq!(generalize(FieldClass::Address, "340"), None);
     }
 
@@ -246,9 +278,18 @@ mod tests {
             Replacement::Text(t) => t,
             _ => String::new(),
         };
-        assert_eq!(t(FieldClass::Snils, "748-569-701 67"), t(FieldClass::Snils, "74856970167"));
-        assert_eq!(t(FieldClass::Phone, "8 (912) 345-67-89"), t(FieldClass::Phone, "+79123456789"));
-        assert_ne!(t(FieldClass::Snils, "74856970167"), t(FieldClass::Inn, "74856970167"));
+        assert_eq!(
+            t(FieldClass::Snils, "748-569-701 67"),
+            t(FieldClass::Snils, "74856970167")
+        );
+        assert_eq!(
+            t(FieldClass::Phone, "8 (912) 345-67-89"),
+            t(FieldClass::Phone, "+79123456789")
+        );
+        assert_ne!(
+            t(FieldClass::Snils, "74856970167"),
+            t(FieldClass::Inn, "74856970167")
+        );
     }
 
     #[test]

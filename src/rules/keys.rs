@@ -129,7 +129,10 @@ mod tests {
         let w = |s: &str| words(s);
         assert_eq!(singular(&w("phones")), Some(w("phone")));
         assert_eq!(singular(&w("addresses")), Some(w("address")));
-        assert_eq!(singular(&w("identityDocuments")), Some(w("identityDocument")));
+        assert_eq!(
+            singular(&w("identityDocuments")),
+            Some(w("identityDocument"))
+        );
         assert_eq!(singular(&w("address")), None);
         assert_eq!(singular(&w("diagnoses")), Some(w("diagnose")));
     }

@@ -78,7 +78,10 @@ struct Errors<'a> {
 
 impl Errors<'_> {
     fn at(&mut self, offset: usize, msg: impl std::fmt::Display) {
-        let line = self.text[..offset.min(self.text.len())].matches('\n').count() + 1;
+        let line = self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1;
         self.out.push(format!("{}:{}: {}", self.file, line, msg));
     }
 }
@@ -116,7 +119,11 @@ pub fn parse_action(s: &str, default_keep: u8) -> Result<Action, String> {
         ("mask", None) => Action::Mask { keep: default_keep },
         ("mask", Some(n)) => match n.parse::<u8>() {
             Ok(keep) if keep <= 8 => Action::Mask { keep },
-            _ => return Err(format!("`mask:{n}`: the kept length must be a number from 0 to 8")),
+            _ => {
+                return Err(format!(
+                    "`mask:{n}`: the kept length must be a number from 0 to 8"
+                ));
+            }
         },
         ("pseudonymize", None) => Action::Pseudonymize,
         ("generalize", None) => Action::Generalize,
@@ -133,7 +140,10 @@ pub fn parse_action(s: &str, default_keep: u8) -> Result<Action, String> {
 }
 
 fn term_list(list: &[String]) -> Vec<Vec<String>> {
-    list.iter().map(|t| words(t)).filter(|w| !w.is_empty()).collect()
+    list.iter()
+        .map(|t| words(t))
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 /// Loads every rules file from `files` (name, text) into a rule set.
@@ -183,7 +193,10 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
         errors.sort_by_key(|e| {
             let mut parts = e.splitn(3, ':');
             let file = parts.next().unwrap_or("").to_owned();
-            let line = parts.next().and_then(|l| l.parse::<usize>().ok()).unwrap_or(0);
+            let line = parts
+                .next()
+                .and_then(|l| l.parse::<usize>().ok())
+                .unwrap_or(0);
             (file, line)
         });
         return Err(RulesError(errors));
@@ -193,7 +206,11 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
 }
 
 fn load_classes(text: &str, rs: &mut RuleSet, errors: &mut Vec<String>) {
-    let mut errs = Errors { file: CLASSES_FILE, text, out: errors };
+    let mut errs = Errors {
+        file: CLASSES_FILE,
+        text,
+        out: errors,
+    };
     let raw: RawClasses = match toml::from_str(text) {
         Ok(r) => r,
         Err(e) => {
@@ -202,10 +219,15 @@ fn load_classes(text: &str, rs: &mut RuleSet, errors: &mut Vec<String>) {
             return;
         }
     };
-    rs.generic_suffixes = term_list(&raw.generic_suffixes).into_iter().flatten().collect();
+    rs.generic_suffixes = term_list(&raw.generic_suffixes)
+        .into_iter()
+        .flatten()
+        .collect();
     let mut seen: HashMap<Vec<String>, FieldClass> = HashMap::new();
     for c in &raw.classes {
-        let Some(class) = parse_class(&c.name, &mut errs) else { continue };
+        let Some(class) = parse_class(&c.name, &mut errs) else {
+            continue;
+        };
         if c.detect {
             rs.detect = rs.detect.with(class);
         }
@@ -240,7 +262,10 @@ fn load_classes(text: &str, rs: &mut RuleSet, errors: &mut Vec<String>) {
             }
         };
         if rs.contexts.len() >= 64 {
-            errs.at(ctx.class.span().start, "at most 64 [[context]] rules; merge rules of one class");
+            errs.at(
+                ctx.class.span().start,
+                "at most 64 [[context]] rules; merge rules of one class",
+            );
             continue;
         }
         rs.contexts.push(ContextRule {
@@ -275,7 +300,11 @@ fn load_purpose(
     purposes: &mut [Option<PurposeRules>; 9],
     errors: &mut Vec<String>,
 ) {
-    let mut errs = Errors { file: name, text, out: errors };
+    let mut errs = Errors {
+        file: name,
+        text,
+        out: errors,
+    };
     let raw: RawPurpose = match toml::from_str(text) {
         Ok(r) => r,
         Err(e) => {
@@ -299,7 +328,10 @@ fn load_purpose(
         );
     }
     if purposes[purpose.index()].is_some() {
-        errs.at(raw.purpose.span().start, format!("purpose {purpose} is defined twice"));
+        errs.at(
+            raw.purpose.span().start,
+            format!("purpose {purpose} is defined twice"),
+        );
         return;
     }
     let consent = match raw.consent.get_ref().as_str() {
@@ -336,7 +368,9 @@ fn load_purpose(
     };
     let mut actions = [default; FieldClass::COUNT];
     for (class_name, action) in &raw.actions {
-        let Some(class) = parse_class(class_name, &mut errs) else { continue };
+        let Some(class) = parse_class(class_name, &mut errs) else {
+            continue;
+        };
         match parse_action(action.get_ref(), rs.mask_keep[class.index()]) {
             Ok(Action::Generalize)
                 if !matches!(class, FieldClass::BirthDate | FieldClass::Address) =>

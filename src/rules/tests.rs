@@ -14,7 +14,14 @@ fn shipped_rules_compile_and_match_disk() {
 #[test]
 fn key_families_across_spellings() {
     let r = rs();
-    for k in ["snils", "SNILS", "snils_number", "snilsNumber", "СНИЛС", "patientSnils"] {
+    for k in [
+        "snils",
+        "SNILS",
+        "snils_number",
+        "snilsNumber",
+        "СНИЛС",
+        "patientSnils",
+    ] {
         assert_eq!(r.key_info(k).class, Some(FieldClass::Snils), "{k}");
     }
     for (k, c) in [
@@ -38,7 +45,15 @@ fn key_families_across_spellings() {
     ] {
         assert_eq!(r.key_info(k).class, Some(c), "{k}");
     }
-    for k in ["id", "name", "email_verified", "addressType", "fiasHouseGuid", "createdAt", "price"] {
+    for k in [
+        "id",
+        "name",
+        "email_verified",
+        "addressType",
+        "fiasHouseGuid",
+        "createdAt",
+        "price",
+    ] {
         assert_eq!(r.key_info(k).class, None, "{k}");
     }
 }
@@ -63,10 +78,16 @@ fn shipped_policy_holds() {
         FieldClass::Patronymic,
         FieldClass::FullName,
     ] {
-        assert!(matches!(m.action(c), Remove | Null | Block), "marketing {c}");
+        assert!(
+            matches!(m.action(c), Remove | Null | Block),
+            "marketing {c}"
+        );
     }
     let a = r.purpose(Purpose::Analytics);
-    for c in FieldClass::ALL.into_iter().filter(|c| *c != FieldClass::Health) {
+    for c in FieldClass::ALL
+        .into_iter()
+        .filter(|c| *c != FieldClass::Health)
+    {
         assert_ne!(a.action(c), Allow, "analytics {c}");
     }
     assert_eq!(a.action(FieldClass::BirthDate), Generalize);
@@ -75,7 +96,12 @@ fn shipped_policy_holds() {
     let s = r.purpose(Purpose::Support);
     assert!(matches!(s.action(FieldClass::Phone), Mask { .. }));
     assert!(matches!(s.action(FieldClass::Email), Mask { .. }));
-    for c in [FieldClass::Snils, FieldClass::OmsPolicy, FieldClass::DmsPolicy, FieldClass::Health] {
+    for c in [
+        FieldClass::Snils,
+        FieldClass::OmsPolicy,
+        FieldClass::DmsPolicy,
+        FieldClass::Health,
+    ] {
         assert_eq!(s.action(c), Remove, "support {c}");
     }
     let l = r.purpose(Purpose::Legal);
@@ -98,17 +124,31 @@ fn errors_name_file_line_and_fix() {
     let bad = "purpose = \"marketing\"\nconsent = \"opt_in\"\ndefault = \"remove\"\n[actions]\nsnlis = \"allow\"\nphone = \"maks\"\n";
     let err = with("marketing.toml", bad).unwrap_err();
     assert_eq!(err.0.len(), 2, "{err}");
-    assert!(err.0[0].starts_with("marketing.toml:5: unknown field class \"snlis\""), "{err}");
+    assert!(
+        err.0[0].starts_with("marketing.toml:5: unknown field class \"snlis\""),
+        "{err}"
+    );
     assert!(err.0[0].contains("write one of: snils"), "{err}");
-    assert!(err.0[1].starts_with("marketing.toml:6: unknown action \"maks\""), "{err}");
+    assert!(
+        err.0[1].starts_with("marketing.toml:6: unknown action \"maks\""),
+        "{err}"
+    );
 
     let unknown_key = "purpose = \"legal\"\nconsent = \"none\"\ndefault = \"allow\"\nconsnet = 1\n";
     let err = with("legal.toml", unknown_key).unwrap_err();
-    assert!(err.0.iter().any(|e| e.starts_with("legal.toml:4: unknown field `consnet`")), "{err}");
+    assert!(
+        err.0
+            .iter()
+            .any(|e| e.starts_with("legal.toml:4: unknown field `consnet`")),
+        "{err}"
+    );
 
     let generalize = "purpose = \"auth\"\nconsent = \"opt_out\"\ndefault = \"remove\"\n[actions]\nphone = \"generalize\"\n";
     let err = with("auth.toml", generalize).unwrap_err();
-    assert!(err.0[0].contains("generalize applies to birth_date and address"), "{err}");
+    assert!(
+        err.0[0].contains("generalize applies to birth_date and address"),
+        "{err}"
+    );
 
     let none = "purpose = \"care\"\nconsent = \"none\"\ndefault = \"remove\"\n";
     assert!(with("care.toml", none).unwrap_err().0[0].contains("reserved for `legal`"));
@@ -122,7 +162,10 @@ fn missing_purpose_file_is_reported() {
         .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
         .collect();
     let err = RuleSet::from_files(&files).unwrap_err();
-    assert!(err.0.iter().any(|e| e.starts_with("support.toml: missing")), "{err}");
+    assert!(
+        err.0.iter().any(|e| e.starts_with("support.toml: missing")),
+        "{err}"
+    );
 }
 
 #[test]

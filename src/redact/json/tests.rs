@@ -4,7 +4,10 @@ use crate::redact::{ContentKind, Engine, PseudonymKey};
 use crate::rules::RuleSet;
 
 pub(crate) fn engine() -> Engine {
-    Engine::new(Arc::new(RuleSet::embedded()), PseudonymKey::new(b"test key, synthetic only"))
+    Engine::new(
+        Arc::new(RuleSet::embedded()),
+        PseudonymKey::new(b"test key, synthetic only"),
+    )
 }
 
 pub(crate) fn redact(p: Purpose, input: &str) -> Result<String, RedactError> {

@@ -1,0 +1,211 @@
+//! Byte-level scanning for the JSON tokenizer: string ends (eight bytes at a
+//! time), the number grammar, and UTF-8 validation across chunk boundaries.
+
+use crate::redact::RedactError;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Where a string whose body starts at `i` ends.
+pub enum StrEnd {
+    /// Index just past the closing quote.
+    End(usize),
+    /// The string goes on past the end of the input.
+    Incomplete,
+    /// A raw control character (below 0x20) at this index: not JSON.
+    Control(usize),
+}
+
+/// Finds the closing quote of a string, skipping escapes and rejecting raw
+/// control characters. Eight bytes at a time: MIS strings are short, so a
+/// word-at-a-time loop beats a call into a vectorised search.
+pub fn string_end(inp: &[u8], mut i: usize) -> StrEnd {
+    let n = inp.len();
+    loop {
+        while i + 8 <= n {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&inp[i..i + 8]);
+            let v = u64::from_le_bytes(w);
+            let q = v ^ (ONES * u64::from(b'"'));
+            let b = v ^ (ONES * u64::from(b'\\'));
+            // A byte is flagged when it is zero after the xor (a quote or a
+            // backslash) or below 0x20. Borrows can only flag bytes above a
+            // real hit, so the lowest flag is exact.
+            let m = ((q.wrapping_sub(ONES) & !q)
+                | (b.wrapping_sub(ONES) & !b)
+                | (v.wrapping_sub(ONES * 0x20) & !v))
+                & HIGH;
+            if m != 0 {
+                i += (m.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
+        if i >= n {
+            return StrEnd::Incomplete;
+        }
+        match inp[i] {
+            b'"' => return StrEnd::End(i + 1),
+            b'\\' => {
+                if i + 1 >= n {
+                    return StrEnd::Incomplete;
+                }
+                i += 2;
+            }
+            c if c < 0x20 => return StrEnd::Control(i),
+            _ => i += 1,
+        }
+    }
+}
+
+pub fn is_number_byte(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+}
+
+/// RFC 8259 number grammar.
+pub fn valid_number(t: &[u8]) -> bool {
+    let digits = |t: &[u8], mut i: usize| {
+        let s = i;
+        while t.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        (i, i > s)
+    };
+    let mut i = usize::from(t.first() == Some(&b'-'));
+    match t.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits(t, i).0,
+        _ => return false,
+    }
+    if t.get(i) == Some(&b'.') {
+        let (j, any) = digits(t, i + 1);
+        if !any {
+            return false;
+        }
+        i = j;
+    }
+    if matches!(t.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(t.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let (j, any) = digits(t, i);
+        if !any {
+            return false;
+        }
+        i = j;
+    }
+    i == t.len()
+}
+
+/// Validates UTF-8 chunk by chunk; a character split across chunks is
+/// completed with the next one.
+#[derive(Default)]
+pub struct Utf8Check {
+    tail: Vec<u8>,
+    /// Absolute offset of the next byte.
+    offset: u64,
+}
+
+impl Utf8Check {
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), RedactError> {
+        let mut rest = chunk;
+        if !self.tail.is_empty() {
+            let need = utf8_len(self.tail[0]).saturating_sub(self.tail.len());
+            let take = need.min(rest.len());
+            self.tail.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.tail.len() < utf8_len(self.tail[0]) {
+                self.offset += chunk.len() as u64;
+                return Ok(());
+            }
+            if std::str::from_utf8(&self.tail).is_err() {
+                return Err(RedactError::InvalidUtf8(self.offset));
+            }
+            self.tail.clear();
+        }
+        match simdutf8::compat::from_utf8(rest) {
+            Ok(_) => {}
+            Err(e) if e.error_len().is_none() => {
+                self.tail.extend_from_slice(&rest[e.valid_up_to()..]);
+            }
+            Err(e) => {
+                let at = self.offset + (chunk.len() - rest.len() + e.valid_up_to()) as u64;
+                return Err(RedactError::InvalidUtf8(at));
+            }
+        }
+        self.offset += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// At the end of the input, an unfinished character is an error.
+    pub fn finish(&self) -> Result<(), RedactError> {
+        if self.tail.is_empty() {
+            Ok(())
+        } else {
+            Err(RedactError::InvalidUtf8(self.offset))
+        }
+    }
+}
+
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn end(s: &[u8]) -> Option<usize> {
+        match string_end(s, 1) {
+            StrEnd::End(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn string_ends_at_every_alignment() {
+        for pad in 0..20 {
+            let body = "x".repeat(pad);
+            let s = format!("\"{body}\\\"q\\\\\" tail");
+            assert_eq!(end(s.as_bytes()), Some(pad + 7), "{s}");
+            let open = format!("\"{body}\\");
+            assert!(matches!(string_end(open.as_bytes(), 1), StrEnd::Incomplete));
+            let ctl = format!("\"{body}\n\"");
+            assert!(matches!(string_end(ctl.as_bytes(), 1), StrEnd::Control(p) if p == pad + 1));
+        }
+        // Non-ASCII bytes are not flagged.
+        assert_eq!(end("\"Иванов Иван Иванович\"".as_bytes()), Some(40));
+    }
+
+    #[test]
+    fn numbers() {
+        for ok in ["0", "-0", "12", "1.5", "-1.5e10", "1E+2", "11223344595"] {
+            assert!(valid_number(ok.as_bytes()), "{ok}");
+        }
+        for bad in ["01", "-", "1.", ".5", "1e", "+1", "1-2", "--1"] {
+            assert!(!valid_number(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn utf8_split_anywhere() {
+        let s = "ab Иванов 😀 z".as_bytes();
+        for cut in 0..=s.len() {
+            let mut u = Utf8Check::default();
+            u.feed(&s[..cut]).unwrap();
+            u.feed(&s[cut..]).unwrap();
+            u.finish().unwrap();
+        }
+        let mut u = Utf8Check::default();
+        u.feed(&s[..4]).unwrap();
+        assert!(u.finish().is_err());
+        let mut u = Utf8Check::default();
+        assert_eq!(u.feed(b"ab\xff"), Err(RedactError::InvalidUtf8(2)));
+    }
+}
