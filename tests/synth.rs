@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 use zaslon::class::FieldClass;
-use zaslon::synth::{self, checksum, Decoy, Doc, Kind, Subject, Truth};
+use zaslon::synth::{self, Decoy, Doc, Kind, Subject, Truth, checksum};
 
 // ---------------------------------------------------------------- validators
 // Written differently from src/synth/checksum.rs on purpose.
@@ -20,7 +20,11 @@ fn digits(s: &str) -> Vec<u32> {
 fn shaped(s: &str, template: &str) -> bool {
     s.len() == template.len()
         && s.bytes().zip(template.bytes()).all(|(c, t)| {
-            if t == b'9' { c.is_ascii_digit() } else { c == t }
+            if t == b'9' {
+                c.is_ascii_digit()
+            } else {
+                c == t
+            }
         })
 }
 
@@ -31,7 +35,12 @@ fn snils_sum_ok(d: &[u32]) -> bool {
 }
 
 fn snils_ok(s: &str) -> bool {
-    let forms = ["999-999-999 99", "999-999-999-99", "999 999 999 99", "99999999999"];
+    let forms = [
+        "999-999-999 99",
+        "999-999-999-99",
+        "999 999 999 99",
+        "99999999999",
+    ];
     forms.iter().any(|f| shaped(s, f)) && snils_sum_ok(&digits(s))
 }
 
@@ -40,9 +49,15 @@ fn luhn_ok(d: &[u32]) -> bool {
     let total: u32 = d
         .iter()
         .enumerate()
-        .map(|(i, &x)| if (n - i) % 2 == 0 { (x * 2) / 10 + (x * 2) % 10 } else { x })
+        .map(|(i, &x)| {
+            if (n - i).is_multiple_of(2) {
+                (x * 2) / 10 + (x * 2) % 10
+            } else {
+                x
+            }
+        })
         .sum();
-    total % 10 == 0
+    total.is_multiple_of(10)
 }
 
 fn sixteen(s: &str) -> Option<Vec<u32>> {
@@ -79,8 +94,9 @@ fn inn10_ok(s: &str) -> bool {
 
 fn ogrn_ok(s: &str) -> bool {
     shaped(s, "9999999999999") && !s.starts_with('0') && {
-        let n: u64 = s[..12].parse().unwrap();
-        (n % 11 % 10) as u32 == digits(s)[12]
+        let d = digits(s);
+        let n = d[..12].iter().fold(0u64, |a, x| a * 10 + u64::from(*x));
+        (n % 11 % 10) as u32 == d[12]
     }
 }
 
@@ -101,18 +117,28 @@ fn date_ok(s: &str) -> bool {
     } else {
         return false;
     };
-    let (y, m, d): (u32, u32, u32) = (y.parse().unwrap(), m.parse().unwrap(), d.parse().unwrap());
+    let num = |x: &str| digits(x).iter().fold(0, |a, b| a * 10 + b);
+    let (y, m, d) = (num(y), num(m), num(d));
     (1900..=2027).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d)
 }
 
 fn uuid_ok(s: &str) -> bool {
     let t = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
     s.len() == t.len()
-        && s.bytes().zip(t.bytes()).all(|(c, t)| if t == b'-' { c == b'-' } else { c.is_ascii_hexdigit() })
+        && s.bytes().zip(t.bytes()).all(|(c, t)| {
+            if t == b'-' {
+                c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
 }
 
 fn longest_run(s: &str) -> usize {
-    s.split(|c: char| !c.is_ascii_digit()).map(str::len).max().unwrap_or(0)
+    s.split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
 }
 
 fn is_name_word(s: &str) -> bool {
@@ -137,7 +163,8 @@ fn check_truth(t: &Truth) -> Result<(), String> {
             let words: Vec<&str> = s.split(' ').collect();
             (2..=3).contains(&words.len())
                 && words.iter().all(|w| {
-                    is_name_word(w) || (w.chars().filter(|c| *c == '.').count() == 2 && w.ends_with('.'))
+                    is_name_word(w)
+                        || (w.chars().filter(|c| *c == '.').count() == 2 && w.ends_with('.'))
                 })
         }
         FieldClass::Phone => phone_ok(s),
@@ -150,9 +177,14 @@ fn check_truth(t: &Truth) -> Result<(), String> {
         FieldClass::Passport => {
             let d = digits(s);
             match d.len() {
-                10 => ["9999 999999", "99 99 999999", "99 99 № 999999", "9999:999999"]
-                    .iter()
-                    .any(|f| shaped(s, f)),
+                10 => [
+                    "9999 999999",
+                    "99 99 999999",
+                    "99 99 № 999999",
+                    "9999:999999",
+                ]
+                .iter()
+                .any(|f| shaped(s, f)),
                 4 | 6 => s.bytes().all(|b| b.is_ascii_digit()),
                 _ => false,
             }
@@ -166,7 +198,11 @@ fn check_truth(t: &Truth) -> Result<(), String> {
         }
         FieldClass::Health => s.chars().count() > 5,
     };
-    if ok { Ok(()) } else { Err(format!("{:?} {:?} fails validation", t.class, s)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{:?} {:?} fails validation", t.class, s))
+    }
 }
 
 /// Why a decoy would be taken for personal data, if it would.
@@ -186,7 +222,9 @@ fn check_decoy(d: &Decoy) -> Result<(), String> {
         }
         "icd10" => {
             let b = s.as_bytes();
-            b[0].is_ascii_uppercase() && shaped(&s[1..3], "99") && (s.len() == 3 || shaped(&s[3..], ".9"))
+            b[0].is_ascii_uppercase()
+                && shaped(&s[1..3], "99")
+                && (s.len() == 3 || shaped(&s[3..], ".9"))
         }
         "price" => !dd.is_empty() && longest_run(s) <= 5,
         "visit_date" | "visit_datetime" | "created_datetime" | "issue_date" | "policy_date"
@@ -195,13 +233,18 @@ fn check_decoy(d: &Decoy) -> Result<(), String> {
         "order_number" => longest_run(s) <= 8,
         other => return Err(format!("unknown decoy kind {other}")),
     };
-    if ok { Ok(()) } else { Err(format!("decoy {} {:?} looks like personal data", d.kind, s)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("decoy {} {:?} looks like personal data", d.kind, s))
+    }
 }
 
 // ------------------------------------------------------------ doc invariants
 
 fn resolve<'a>(v: &'a Value, pointer: &str) -> &'a Value {
-    v.pointer(pointer).unwrap_or_else(|| panic!("pointer {pointer} does not resolve"))
+    v.pointer(pointer)
+        .unwrap_or_else(|| panic!("pointer {pointer} does not resolve"))
 }
 
 fn leaf_text(v: &Value, pointer: &str) -> String {
@@ -216,9 +259,16 @@ fn strings(v: &Value, path: String, out: &mut Vec<(String, String)>) {
     match v {
         Value::String(s) => out.push((path, s.clone())),
         Value::Number(n) => out.push((path, n.to_string())),
-        Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| strings(x, format!("{path}/{i}"), out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| strings(x, format!("{path}/{i}"), out)),
         Value::Object(o) => o.iter().for_each(|(k, x)| {
-            strings(x, format!("{path}/{}", k.replace('~', "~0").replace('/', "~1")), out)
+            strings(
+                x,
+                format!("{path}/{}", k.replace('~', "~0").replace('/', "~1")),
+                out,
+            )
         }),
         _ => {}
     }
@@ -231,7 +281,13 @@ fn check_doc(doc: &Doc) {
     for t in &doc.truth {
         let s = leaf_text(resolve(&v, &t.pointer), &t.pointer);
         if t.embedded {
-            assert!(s.contains(&t.text), "{}: {:?} not in {:?}", t.pointer, t.text, s);
+            assert!(
+                s.contains(&t.text),
+                "{}: {:?} not in {:?}",
+                t.pointer,
+                t.text,
+                s
+            );
         } else {
             assert_eq!(s, t.text, "{}", t.pointer);
         }
@@ -239,13 +295,23 @@ fn check_doc(doc: &Doc) {
     }
     for d in &doc.decoys {
         let s = leaf_text(resolve(&v, &d.pointer), &d.pointer);
-        assert!(s.contains(&d.text), "{}: decoy {:?} not in {:?}", d.pointer, d.text, s);
+        assert!(
+            s.contains(&d.text),
+            "{}: decoy {:?} not in {:?}",
+            d.pointer,
+            d.text,
+            s
+        );
         check_decoy(d).unwrap_or_else(|e| panic!("{}: {e}", d.pointer));
     }
     let mut leaves = Vec::new();
     strings(&v, String::new(), &mut leaves);
     for (path, mut s) in leaves {
-        for t in doc.truth.iter().filter(|t| t.pointer == path && t.class != FieldClass::Health) {
+        for t in doc
+            .truth
+            .iter()
+            .filter(|t| t.pointer == path && t.class != FieldClass::Health)
+        {
             s = s.replace(&t.text, " ");
         }
         for run in s.split(|c: char| !c.is_ascii_digit()) {
@@ -256,7 +322,10 @@ fn check_doc(doc: &Doc) {
                 16 => luhn_ok(&d),
                 _ => false,
             };
-            assert!(!flagged, "{path}: unlabelled {run} passes a checksum in {s:?}");
+            assert!(
+                !flagged,
+                "{path}: unlabelled {run} passes a checksum in {s:?}"
+            );
         }
     }
 }
@@ -312,22 +381,38 @@ fn every_class_subject_and_key_style_occurs() {
     for c in FieldClass::ALL {
         assert!(classes.contains(&c), "class {c} never generated");
     }
-    for c in [FieldClass::Snils, FieldClass::Phone, FieldClass::FullName, FieldClass::BirthDate] {
+    for c in [
+        FieldClass::Snils,
+        FieldClass::Phone,
+        FieldClass::FullName,
+        FieldClass::BirthDate,
+    ] {
         assert!(embedded.contains(&c), "{c} never embedded in free text");
     }
     assert_eq!(subjects.len(), 3);
     assert!(kinds.len() >= 14, "decoy kinds: {kinds:?}");
     // A numeric SNILS, each key convention, FHIR systems after values, escapes.
     for needle in [
-        "\"FAM\":", "\"фамилия\":", "\"last_name\":", "\"lastName\":", "\"LastName\":", "\"СНИЛС\":",
-        "\"DR\":", "\"дата_рождения\":", "\"телефон\":", "\"system\":\"urn:oid:1.2.643.2.69.1.1.1.6.223\"",
-        "\"system\":\"http://fhir.ru/core/systems/snils\"", "\"},\"system\":", "\\u04", " г.р.",
+        "\"FAM\":",
+        "\"фамилия\":",
+        "\"last_name\":",
+        "\"lastName\":",
+        "\"LastName\":",
+        "\"СНИЛС\":",
+        "\"DR\":",
+        "\"дата_рождения\":",
+        "\"телефон\":",
+        "\"system\":\"urn:oid:1.2.643.2.69.1.1.1.6.223\"",
+        "\"system\":\"http://fhir.ru/core/systems/snils\"",
+        "\",\"system\":\"",
+        "\\u04",
+        " г.р.",
     ] {
         assert!(all.contains(needle), "never generated: {needle}");
     }
-    let numeric_snils = (0..400).flat_map(|i| synth::generate(Kind::Patients, 2, i).truth).any(|t| {
-        t.class == FieldClass::Snils && !t.embedded && t.text.len() == 11
-    });
+    let numeric_snils = (0..400)
+        .flat_map(|i| synth::generate(Kind::Patients, 2, i).truth)
+        .any(|t| t.class == FieldClass::Snils && !t.embedded && t.text.len() == 11);
     assert!(numeric_snils);
 }
 
@@ -370,7 +455,11 @@ fn pages_hit_their_size_and_truth_resolves_in_them() {
         for target in [64 * 1024, 1024 * 1024] {
             let doc = synth::page(kind, 5, target);
             let ratio = doc.json.len() as f64 / target as f64;
-            assert!((0.9..=1.1).contains(&ratio), "{kind:?} {target}: {} bytes", doc.json.len());
+            assert!(
+                (0.9..=1.1).contains(&ratio),
+                "{kind:?} {target}: {} bytes",
+                doc.json.len()
+            );
             if target == 64 * 1024 {
                 check_doc(&doc);
                 assert_eq!(synth::page_json(kind, 5, target), doc.json);
@@ -383,11 +472,20 @@ fn pages_hit_their_size_and_truth_resolves_in_them() {
         }
         let small = synth::page(kind, 5, 1024);
         let v: Value = serde_json::from_str(&small.json).unwrap();
-        let list = if v.get("items").is_some() { &v["items"] } else { &v["entry"] };
+        let list = if v.get("items").is_some() {
+            &v["items"]
+        } else {
+            &v["entry"]
+        };
         assert!(!list.as_array().unwrap().is_empty());
-        assert!(small.json.len() < 12 * 1024, "{kind:?} 1 KiB page is {} bytes", small.json.len());
+        assert!(
+            small.json.len() < 12 * 1024,
+            "{kind:?} 1 KiB page is {} bytes",
+            small.json.len()
+        );
     }
-    let bundle: Value = serde_json::from_str(&synth::page(Kind::FhirBundle, 1, 10_000).json).unwrap();
+    let bundle: Value =
+        serde_json::from_str(&synth::page(Kind::FhirBundle, 1, 10_000).json).unwrap();
     assert_eq!(bundle["resourceType"], "Bundle");
     assert_eq!(bundle["type"], "searchset");
     assert!(bundle["entry"][0]["resource"]["resourceType"].is_string());
@@ -409,13 +507,17 @@ fn ndjson_lines_are_the_generated_documents() {
 
 #[test]
 fn checksums_agree_with_reference_vectors() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/test_vectors.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/corpus/test_vectors.json"
+    );
     let Ok(raw) = std::fs::read_to_string(path) else {
         eprintln!("skipped: {path} is absent");
         return;
     };
     let v: Value = serde_json::from_str(&raw).unwrap();
-    let table: [(&str, fn(&str) -> bool); 6] = [
+    type Validator = fn(&str) -> bool;
+    let table: [(&str, Validator); 6] = [
         ("snils", checksum::snils_valid),
         ("enp", checksum::enp_valid),
         ("inn12", checksum::inn12_valid),
@@ -426,7 +528,10 @@ fn checksums_agree_with_reference_vectors() {
     let mut checked = 0;
     for (class, f) in table {
         for (set, want) in [("valid", true), ("invalid", false)] {
-            for vector in v[class][set].as_array().unwrap_or_else(|| panic!("{class}.{set}")) {
+            for vector in v[class][set]
+                .as_array()
+                .unwrap_or_else(|| panic!("{class}.{set}"))
+            {
                 let value = vector["value"].as_str().unwrap();
                 assert_eq!(f(value), want, "{class} {value:?} ({})", vector["note"]);
                 checked += 1;

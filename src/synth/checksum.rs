@@ -42,7 +42,11 @@ const INN_W11: [u32; 10] = [7, 2, 4, 10, 3, 5, 9, 4, 6, 8];
 const INN_W12: [u32; 11] = [3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8];
 
 fn weighted(weights: &[u32], digits: &[u8]) -> u8 {
-    let s: u32 = weights.iter().zip(digits).map(|(w, d)| w * u32::from(*d)).sum();
+    let s: u32 = weights
+        .iter()
+        .zip(digits)
+        .map(|(w, d)| w * u32::from(*d))
+        .sum();
     (s % 11 % 10) as u8
 }
 

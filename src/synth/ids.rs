@@ -15,7 +15,10 @@ fn random_digits(rng: &mut Rng, n: usize) -> Vec<u8> {
 }
 
 fn snils_sum(body: &[u8]) -> u32 {
-    body.iter().zip((1..=9u32).rev()).map(|(d, w)| u32::from(*d) * w).sum()
+    body.iter()
+        .zip((1..=9u32).rev())
+        .map(|(d, w)| u32::from(*d) * w)
+        .sum()
 }
 
 /// 11 digits of a checksum-valid SNILS above the unchecked range. About one
@@ -140,7 +143,10 @@ pub(crate) fn uuid(rng: &mut Rng) -> String {
 }
 
 pub(crate) fn longest_digit_run(s: &str) -> usize {
-    s.split(|c: char| !c.is_ascii_digit()).map(str::len).max().unwrap_or(0)
+    s.split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
 }
 
 /// A 16-hex-digit Android id with at least one letter.
@@ -177,7 +183,10 @@ pub(crate) fn bad_snils(rng: &mut Rng) -> String {
 pub(crate) fn referral(rng: &mut Rng) -> String {
     let mut body = vec![2, 0, 2, rng.range(1, 6) as u8];
     body.extend(random_digits(rng, 5));
-    let arr: [u8; 9] = body.clone().try_into().unwrap_or([2, 0, 2, 1, 0, 0, 0, 0, 1]);
+    let arr: [u8; 9] = body
+        .clone()
+        .try_into()
+        .unwrap_or([2, 0, 2, 1, 0, 0, 0, 0, 1]);
     let c = snils_check(&arr);
     let d = format!("{}{:02}", to_string(&arr), c);
     format!("{}-{}", &d[..4], &d[4..])

@@ -132,7 +132,10 @@ impl Out {
     pub(crate) fn obj(&mut self) -> &mut Self {
         self.before_value();
         self.buf.push('{');
-        self.stack.push(Frame::Obj { key: String::new(), n: 0 });
+        self.stack.push(Frame::Obj {
+            key: String::new(),
+            n: 0,
+        });
         self
     }
 
@@ -181,14 +184,24 @@ impl Out {
     fn record_truth(&mut self, class: FieldClass, text: &str, embedded: bool, subject: Subject) {
         if self.record {
             let pointer = self.pointer();
-            self.truth.push(Truth { pointer, class, text: text.to_owned(), embedded, subject });
+            self.truth.push(Truth {
+                pointer,
+                class,
+                text: text.to_owned(),
+                embedded,
+                subject,
+            });
         }
     }
 
     fn record_decoy(&mut self, kind: &'static str, text: &str) {
         if self.record {
             let pointer = self.pointer();
-            self.decoys.push(Decoy { pointer, kind, text: text.to_owned() });
+            self.decoys.push(Decoy {
+                pointer,
+                kind,
+                text: text.to_owned(),
+            });
         }
     }
 
@@ -201,7 +214,12 @@ impl Out {
     }
 
     /// A JSON number that is personal data (e.g. SNILS sent as a number).
-    pub(crate) fn pd_num(&mut self, digits: &str, class: FieldClass, subject: Subject) -> &mut Self {
+    pub(crate) fn pd_num(
+        &mut self,
+        digits: &str,
+        class: FieldClass,
+        subject: Subject,
+    ) -> &mut Self {
         self.before_value();
         self.record_truth(class, digits, false, subject);
         self.buf.push_str(digits);

@@ -15,8 +15,10 @@
 //! documents are written with `\uXXXX` escapes, so the redaction engine is
 //! exercised beyond one vocabulary. All data is synthetic.
 
+mod card;
 pub mod checksum;
 mod clinical;
+mod data;
 mod fhir;
 mod ids;
 mod json;
@@ -28,7 +30,7 @@ mod rng;
 use crate::class::FieldClass;
 use json::Out;
 use keys::{Keys, Style};
-use rng::{stream, Rng};
+use rng::{Rng, stream};
 
 /// What kind of document to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -142,7 +144,11 @@ pub fn patient(seed: u64, i: u64) -> Doc {
 }
 
 fn finish(out: Out) -> Doc {
-    Doc { json: out.buf, truth: out.truth, decoys: out.decoys }
+    Doc {
+        json: out.buf,
+        truth: out.truth,
+        decoys: out.decoys,
+    }
 }
 
 /// Document `index` of `kind`: the same inputs give byte-identical output.
@@ -158,7 +164,7 @@ pub fn generate(kind: Kind, seed: u64, index: u64) -> Doc {
     let keys = Keys::new(&mut rng, style);
     match kind {
         Kind::Patients => patient::list_page(&mut out, &mut rng, &keys, seed, index),
-        Kind::Patient | Kind::Mixed => patient::card(&mut out, &mut rng, &keys, seed, index),
+        Kind::Patient | Kind::Mixed => card::card(&mut out, &mut rng, &keys, seed, index),
         Kind::Appointments => clinical::appointments(&mut out, &mut rng, &keys, seed),
         Kind::Documents => clinical::document(&mut out, &mut rng, &keys, seed),
         Kind::FhirPatient => {
@@ -195,7 +201,8 @@ fn write_page(kind: Kind, seed: u64, target: usize, record: bool) -> Out {
     let tail = 40;
     out.obj();
     if fhir {
-        out.ks("resourceType", "Bundle").ks("id", &ids::uuid(&mut rng));
+        out.ks("resourceType", "Bundle")
+            .ks("id", &ids::uuid(&mut rng));
         out.ks("type", "searchset").karr("entry");
     } else {
         out.karr("items");
@@ -205,7 +212,7 @@ fn write_page(kind: Kind, seed: u64, target: usize, record: bool) -> Out {
         let before = out.len();
         match kind {
             Kind::Patients => patient::summary(&mut out, &mut rng, &keys, seed, n),
-            Kind::Patient => patient::card(&mut out, &mut rng, &keys, seed, n),
+            Kind::Patient => card::card(&mut out, &mut rng, &keys, seed, n),
             Kind::Appointments => clinical::appointment(&mut out, &mut rng, &keys, seed),
             Kind::Documents => clinical::document(&mut out, &mut rng, &keys, seed),
             Kind::Mixed => match rng.below(4) {

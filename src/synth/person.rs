@@ -1,99 +1,11 @@
 //! Synthetic people: names with gender agreement, birth dates, and every
 //! identifier a Russian MIS keeps about a patient, a doctor or a relative.
 
+use super::data::{
+    FEMALE, MAIL, MALE, MOBILE_CODES, PATRONYMICS, REGIONS, Region, STREETS, SURNAMES,
+};
 use super::ids;
-use super::rng::{stream, Rng};
-
-/// Surnames in their masculine form; the feminine form is derived.
-const SURNAMES: &[&str] = &[
-    "Абрамов", "Агафонов", "Аксёнов", "Александров", "Архипов", "Афанасьев", "Белкин",
-    "Беспалов", "Блинов", "Бирюков", "Быков", "Веселов", "Виноградов", "Воронин",
-    "Горбунов", "Горшков", "Грачёв", "Гущин", "Дементьев", "Евдокимов", "Ефимов",
-    "Жданов", "Журавлёв", "Зотов", "Игнатьев", "Исаев", "Калашников", "Капустин",
-    "Карпов", "Кобзарь", "Коновалов", "Корнилов", "Кравченко", "Крюков", "Лапин",
-    "Лыков", "Мартынов", "Маслов", "Мишин", "Мухин", "Наумов", "Нестеров", "Носков",
-    "Овчинников", "Одинцов", "Пахомов", "Пестов", "Пименов", "Рогов", "Родионов",
-    "Рыбаков", "Савельев", "Самойлов", "Селезнёв", "Симонов", "Скворцов", "Субботин",
-    "Суханов", "Третьяков", "Трофимов", "Уваров", "Устинов", "Фадеев", "Федотов",
-    "Фомин", "Харитонов", "Хохлов", "Чистяков", "Шарапов", "Шестаков", "Широков",
-    "Щукин", "Юдаев", "Якушев", "Ястребов", "Белозерский", "Жуковский", "Дубовской",
-    "Тоцкий", "Лозинский", "Бондарчук", "Гончаренко", "Мельниченко", "Рыжих", "Долгих",
-    "Галиев", "Сафин", "Закиров", "Мусин", "Аветисян", "Гаспарян", "Цхададзе",
-];
-
-const MALE: &[&str] = &[
-    "Аркадий", "Арсений", "Богдан", "Вениамин", "Всеволод", "Герман", "Давид",
-    "Данила", "Захар", "Иван", "Игнат", "Ильдар", "Марат", "Мирон", "Назар",
-    "Платон", "Прохор", "Родион", "Савелий", "Семён", "Тимур", "Фёдор", "Эдуард",
-    "Юрий", "Ян", "Андрей", "Дмитрий", "Максим", "Никита", "Олег",
-];
-
-const FEMALE: &[&str] = &[
-    "Агата", "Алёна", "Алиса", "Антонина", "Арина", "Варвара", "Василиса", "Вероника",
-    "Гульнара", "Диляра", "Евдокия", "Злата", "Зарина", "Есения", "Кира", "Лиана",
-    "Майя", "Милана", "Мирослава", "Надежда", "Олеся", "Раиса", "Регина", "Снежана",
-    "Таисия", "Эльвира", "Юлиана", "Ярослава", "Ольга", "Татьяна",
-];
-
-/// Father's name -> (masculine, feminine) patronymic.
-const PATRONYMICS: &[(&str, &str)] = &[
-    ("Аркадьевич", "Аркадьевна"), ("Богданович", "Богдановна"), ("Вадимович", "Вадимовна"),
-    ("Валентинович", "Валентиновна"), ("Германович", "Германовна"), ("Денисович", "Денисовна"),
-    ("Егорович", "Егоровна"), ("Ильич", "Ильинична"), ("Кириллович", "Кирилловна"),
-    ("Леонидович", "Леонидовна"), ("Маратович", "Маратовна"), ("Матвеевич", "Матвеевна"),
-    ("Никитич", "Никитична"), ("Остапович", "Остаповна"), ("Петрович", "Петровна"),
-    ("Романович", "Романовна"), ("Святославович", "Святославовна"), ("Тимурович", "Тимуровна"),
-    ("Фомич", "Фоминична"), ("Эдуардович", "Эдуардовна"), ("Юрьевич", "Юрьевна"),
-    ("Яковлевич", "Яковлевна"), ("Ренатович", "Ренатовна"), ("Всеволодович", "Всеволодовна"),
-];
-
-pub(crate) struct Region {
-    pub(crate) name: &'static str,
-    pub(crate) city: &'static str,
-    pub(crate) postal: &'static str,
-    pub(crate) phone_code: &'static str,
-    /// Two-digit subject code used in ENP and INN.
-    pub(crate) code: &'static str,
-    /// OKATO prefix of passport series.
-    pub(crate) okato: &'static str,
-}
-
-macro_rules! region {
-    ($n:expr, $c:expr, $p:expr, $t:expr, $k:expr, $o:expr) => {
-        Region { name: $n, city: $c, postal: $p, phone_code: $t, code: $k, okato: $o }
-    };
-}
-
-pub(crate) const REGIONS: &[Region] = &[
-    region!("г. Москва", "Москва", "117", "495", "77", "45"),
-    region!("г. Санкт-Петербург", "Санкт-Петербург", "196", "812", "78", "40"),
-    region!("Новосибирская область", "Новосибирск", "630", "383", "54", "50"),
-    region!("Республика Татарстан", "Казань", "420", "843", "16", "92"),
-    region!("Краснодарский край", "Краснодар", "350", "861", "23", "03"),
-    region!("Нижегородская область", "Нижний Новгород", "603", "831", "52", "22"),
-    region!("Самарская область", "Тольятти", "445", "8482", "63", "36"),
-    region!("Ростовская область", "Таганрог", "347", "8634", "61", "60"),
-    region!("Свердловская область", "Екатеринбург", "620", "343", "66", "65"),
-    region!("Воронежская область", "Воронеж", "394", "473", "36", "20"),
-];
-
-const STREETS: &[&str] = &[
-    "ул. Береговая", "ул. Зелёная", "ул. Кирова", "пр-т Ленинградский", "ул. Лесная",
-    "ул. Набережная", "ул. Новая", "ул. Октябрьская", "ул. Победы", "пер. Почтовый",
-    "ул. Рабочая", "ул. Школьная", "б-р Строителей", "ул. Циолковского", "ул. Дзержинского",
-    "ш. Московское", "ул. Профсоюзная", "пр-т Мира", "ул. Клары Цеткин", "ул. Маршала Жукова",
-];
-
-const MOBILE_CODES: &[&str] = &[
-    "900", "901", "903", "905", "906", "910", "911", "913", "914", "916", "917", "920", "921",
-    "923", "924", "927", "929", "937", "939", "951", "952", "960", "962", "964", "968", "978",
-    "981", "985", "991", "995", "997", "999",
-];
-
-const MAIL: &[&str] = &[
-    "mail.ru", "yandex.ru", "ya.ru", "gmail.com", "bk.ru", "inbox.ru", "list.ru", "rambler.ru",
-    "outlook.com", "icloud.com",
-];
+use super::rng::{Rng, stream};
 
 pub(crate) struct Person {
     pub(crate) male: bool,
@@ -126,7 +38,10 @@ fn feminine(surname: &str) -> String {
         format!("{stem}цкая")
     } else if let Some(stem) = surname.strip_suffix("ской") {
         format!("{stem}ская")
-    } else if ["ов", "ев", "ёв", "ин", "ын"].iter().any(|s| surname.ends_with(s)) {
+    } else if ["ов", "ев", "ёв", "ин", "ын"]
+        .iter()
+        .any(|s| surname.ends_with(s))
+    {
         format!("{surname}а")
     } else {
         // -енко, -ук, -их, -ян, -дзе and the like do not change.
@@ -138,11 +53,35 @@ pub(crate) fn translit(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars().flat_map(char::to_lowercase) {
         out.push_str(match c {
-            'а' => "a", 'б' => "b", 'в' => "v", 'г' => "g", 'д' => "d", 'е' | 'ё' | 'э' => "e",
-            'ж' => "zh", 'з' => "z", 'и' => "i", 'й' | 'ы' => "y", 'к' => "k", 'л' => "l",
-            'м' => "m", 'н' => "n", 'о' => "o", 'п' => "p", 'р' => "r", 'с' => "s", 'т' => "t",
-            'у' => "u", 'ф' => "f", 'х' => "kh", 'ц' => "ts", 'ч' => "ch", 'ш' => "sh",
-            'щ' => "shch", 'ю' => "yu", 'я' => "ya", 'ъ' | 'ь' => "",
+            'а' => "a",
+            'б' => "b",
+            'в' => "v",
+            'г' => "g",
+            'д' => "d",
+            'е' | 'ё' | 'э' => "e",
+            'ж' => "zh",
+            'з' => "z",
+            'и' => "i",
+            'й' | 'ы' => "y",
+            'к' => "k",
+            'л' => "l",
+            'м' => "m",
+            'н' => "n",
+            'о' => "o",
+            'п' => "p",
+            'р' => "r",
+            'с' => "s",
+            'т' => "t",
+            'у' => "u",
+            'ф' => "f",
+            'х' => "kh",
+            'ц' => "ts",
+            'ч' => "ch",
+            'ш' => "sh",
+            'щ' => "shch",
+            'ю' => "yu",
+            'я' => "ya",
+            'ъ' | 'ь' => "",
             _ => "",
         });
     }
@@ -181,14 +120,22 @@ impl Person {
     pub(crate) fn random(rng: &mut Rng, y0: u64, y1: u64) -> Person {
         let male = rng.chance(50);
         let base = *rng.pick(SURNAMES);
-        let surname = if male { base.to_owned() } else { feminine(base) };
+        let surname = if male {
+            base.to_owned()
+        } else {
+            feminine(base)
+        };
         let given = *rng.pick(if male { MALE } else { FEMALE });
         let pat = rng.pick(PATRONYMICS);
         let patronymic = if male { pat.0 } else { pat.1 };
         let birth = random_date(rng, y0, y1);
         let region = rng.pick(REGIONS);
         let mobile = format!("{}{}", rng.pick(MOBILE_CODES), rng.digits(7));
-        let landline = format!("{}{}", region.phone_code, rng.digits(10 - region.phone_code.len()));
+        let landline = format!(
+            "{}{}",
+            region.phone_code,
+            rng.digits(10 - region.phone_code.len())
+        );
         let (s, g, p) = (translit(&surname), translit(given), translit(patronymic));
         let local = match rng.below(5) {
             0 => format!("{s}.{}{:02}", &g[..1], birth.0 % 100),
@@ -199,7 +146,11 @@ impl Person {
         };
         let email = format!("{local}@{}", rng.pick(MAIL));
         let issue_year = (birth.0 + if rng.chance(50) { 14 } else { 20 }).clamp(1998, 2025);
-        let house = format!("{}{}", rng.range(1, 180), rng.one(&["", "", "", "", "а", "к2", "/1"]));
+        let house = format!(
+            "{}{}",
+            rng.range(1, 180),
+            rng.one(&["", "", "", "", "а", "к2", "/1"])
+        );
         Person {
             male,
             given,
@@ -289,7 +240,11 @@ impl Person {
         } else {
             format!("{}-{}-{}", &rest[0..2], &rest[2..4], &rest[4..6])
         };
-        if intl { format!("+7 ({code}) {grouped}") } else { format!("8 ({code}) {grouped}") }
+        if intl {
+            format!("+7 ({code}) {grouped}")
+        } else {
+            format!("8 ({code}) {grouped}")
+        }
     }
 
     pub(crate) fn passport(&self, form: u64) -> String {
