@@ -159,23 +159,27 @@ pub(crate) fn patient(w: &mut Out, rng: &mut Rng, seed: u64, i: u64) {
     w.end();
 }
 
-fn entry(w: &mut Out, url: &str, mode: &str) {
+/// Opens a Bundle entry; the caller writes the resource, then [`close`].
+fn open(w: &mut Out, url: &str) {
     w.obj().ks("fullUrl", url).key("resource");
-    let _ = mode;
+}
+
+fn close(w: &mut Out, mode: &str) {
+    w.kobj("search").ks("mode", mode).end().end();
 }
 
 /// A searchset entry holding the `Patient` resource of patient `i`.
 pub(crate) fn patient_entry(w: &mut Out, rng: &mut Rng, seed: u64, i: u64) {
-    let url = format!("Patient/{}", patient_id(seed, i));
-    entry(w, &url, "match");
+    let url = format!("https://mis.example.ru/fhir/Patient/{}", patient_id(seed, i));
+    open(w, &url);
     patient(w, rng, seed, i);
-    w.kobj("search").ks("mode", "match").end().end();
+    close(w, "match");
 }
 
 fn coverage(w: &mut Out, rng: &mut Rng, seed: u64, i: u64) {
     let p = Person::patient(seed, i);
     let id = ids::uuid(rng);
-    entry(w, &format!("urn:uuid:{id}"), "include");
+    open(w, &format!("urn:uuid:{id}"));
     w.obj()
         .ks("resourceType", "Coverage")
         .kdecoy("id", &id, "uuid")
@@ -202,7 +206,7 @@ fn coverage(w: &mut Out, rng: &mut Rng, seed: u64, i: u64) {
         .kdecoy("start", &start, "policy_date")
         .end();
     w.end();
-    w.kobj("search").ks("mode", "include").end().end();
+    close(w, "include");
 }
 
 fn condition(w: &mut Out, rng: &mut Rng, seed: u64, i: u64) {
@@ -210,7 +214,7 @@ fn condition(w: &mut Out, rng: &mut Rng, seed: u64, i: u64) {
     let d = Person::doctor(seed, rng.below(48));
     let id = ids::uuid(rng);
     let (code, text) = icd(rng);
-    entry(w, &format!("urn:uuid:{id}"), "include");
+    open(w, &format!("urn:uuid:{id}"));
     w.obj()
         .ks("resourceType", "Condition")
         .kdecoy("id", &id, "uuid");
@@ -235,7 +239,7 @@ fn condition(w: &mut Out, rng: &mut Rng, seed: u64, i: u64) {
     let t = note(rng, &p, &d, long);
     w.karr("note").obj().key("text").text(&t, true).end().end();
     w.end();
-    w.kobj("search").ks("mode", "include").end().end();
+    close(w, "include");
 }
 
 /// The entries for patient `i`: the Patient, sometimes its Coverage and a
