@@ -407,6 +407,8 @@ fn every_class_subject_and_key_style_occurs() {
         "\",\"system\":\"",
         "\\u04",
         " г.р.",
+        "\"familiya\":",
+        "Справка выдана ",
     ] {
         assert!(all.contains(needle), "never generated: {needle}");
     }
@@ -414,6 +416,14 @@ fn every_class_subject_and_key_style_occurs() {
         .flat_map(|i| synth::generate(Kind::Patients, 2, i).truth)
         .any(|t| t.class == FieldClass::Snils && !t.embedded && t.text.len() == 11);
     assert!(numeric_snils);
+    let numeric_phone = (0..400).any(|i| {
+        let doc = synth::generate(Kind::Patients, 2, i);
+        let v: Value = serde_json::from_str(&doc.json).unwrap();
+        doc.truth
+            .iter()
+            .any(|t| t.class == FieldClass::Phone && resolve(&v, &t.pointer).is_number())
+    });
+    assert!(numeric_phone, "no phone written as a JSON number");
 }
 
 #[test]

@@ -118,6 +118,11 @@ pub(crate) fn note(rng: &mut Rng, p: &Person, d: &Person, long: bool) -> Text {
             .decoy(&ids::bad_inn12(rng), "registry_number_12")
             .t(". ");
     }
+    if rng.chance(50) {
+        t.t("Справка выдана ")
+            .pd(&p.initials_dative(), C::FullName, P)
+            .t(" для предъявления по месту требования. ");
+    }
     t.t("Справочная: ")
         .decoy(&ids::tollfree(rng), "tollfree_phone")
         .t(". ");

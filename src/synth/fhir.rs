@@ -170,7 +170,10 @@ fn close(w: &mut Out, mode: &str) {
 
 /// A searchset entry holding the `Patient` resource of patient `i`.
 pub(crate) fn patient_entry(w: &mut Out, rng: &mut Rng, seed: u64, i: u64) {
-    let url = format!("https://mis.example.ru/fhir/Patient/{}", patient_id(seed, i));
+    let url = format!(
+        "https://mis.example.ru/fhir/Patient/{}",
+        patient_id(seed, i)
+    );
     open(w, &url);
     patient(w, rng, seed, i);
     close(w, "match");

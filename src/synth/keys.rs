@@ -60,22 +60,22 @@ const N: usize = 19;
 /// Per field, per style: the spellings one of which a document uses.
 const TABLE: [[&[&str]; 5]; N] = [
     [
-        &["lastName", "surname", "familyName"],
-        &["last_name", "surname", "family_name"],
+        &["lastName", "surname", "familyName", "patientLastName"],
+        &["last_name", "surname", "family_name", "familiya"],
         &["LastName", "Surname"],
         &["фамилия", "Фамилия"],
         &["FAM"],
     ],
     [
         &["firstName", "name", "givenName"],
-        &["first_name", "name", "given_name"],
+        &["first_name", "name", "given_name", "imya"],
         &["FirstName", "Name"],
         &["имя", "Имя"],
         &["IM"],
     ],
     [
         &["middleName", "patronymic", "secondName"],
-        &["middle_name", "patronymic", "second_name"],
+        &["middle_name", "patronymic", "second_name", "otchestvo"],
         &["MiddleName", "Patronymic"],
         &["отчество", "Отчество"],
         &["OT"],
@@ -89,7 +89,7 @@ const TABLE: [[&[&str]; 5]; N] = [
     ],
     [
         &["birthDate", "dateOfBirth", "birthday", "dob"],
-        &["birth_date", "date_of_birth", "dob"],
+        &["birth_date", "date_of_birth", "dob", "data_rozhdeniya"],
         &["BirthDate", "DateOfBirth"],
         &["дата_рождения", "датаРождения", "ДатаРождения"],
         &["DR"],
@@ -102,8 +102,8 @@ const TABLE: [[&[&str]; 5]; N] = [
         &["W"],
     ],
     [
-        &["snils", "snilsNumber", "insuranceNumber"],
-        &["snils", "snils_number", "snils_num"],
+        &["snils", "snilsNumber", "insuranceNumber", "snilsNo"],
+        &["snils", "snils_number", "snils_num", "pat_snils"],
         &["Snils", "SNILS"],
         &["СНИЛС", "снилс", "номер_снилс"],
         &["SS", "SNILS"],
@@ -124,7 +124,7 @@ const TABLE: [[&[&str]; 5]; N] = [
     ],
     [
         &["phone", "mobilePhone", "phoneNumber", "tel"],
-        &["phone", "mobile_phone", "phone_number", "tel"],
+        &["phone", "mobile_phone", "phone_number", "tel", "telefon"],
         &["Phone", "MobilePhone", "PhoneNumber"],
         &["телефон", "мобильный_телефон", "Телефон", "тел"],
         &["TEL", "PHONE"],
@@ -145,14 +145,14 @@ const TABLE: [[&[&str]; 5]; N] = [
     ],
     [
         &["passport", "passportNumber", "identityDocument"],
-        &["passport", "passport_number", "doc_number"],
+        &["passport", "passport_number", "doc_number", "pasport"],
         &["Passport", "PassportNumber"],
         &["паспорт", "серия_номер_паспорта", "Паспорт"],
         &["DOC", "PASSPORT"],
     ],
     [
         &["address", "registrationAddress", "addressText"],
-        &["address", "reg_address", "address_text"],
+        &["address", "reg_address", "address_text", "adres"],
         &["Address", "RegAddress"],
         &["адрес", "адрес_регистрации", "Адрес"],
         &["ADRES", "ADDRESS"],

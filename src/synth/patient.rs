@@ -151,6 +151,10 @@ pub(crate) fn summary(w: &mut Out, rng: &mut Rng, k: &Keys, seed: u64, i: u64) {
         );
         w.kpd(k.get(F::Email), &p.email, C::Email, P);
         w.end();
+    } else if k.style == Style::Foms && rng.chance(40) {
+        // Registries export phones as bare numbers too.
+        w.key(k.get(F::Phone))
+            .pd_num(&format!("7{}", p.mobile), C::Phone, P);
     } else {
         w.kpd(
             k.get(F::Phone),

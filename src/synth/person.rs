@@ -49,6 +49,36 @@ fn feminine(surname: &str) -> String {
     }
 }
 
+fn dative(surname: &str, male: bool) -> String {
+    let swap = |suffix: &str, with: &str| {
+        surname
+            .strip_suffix(suffix)
+            .map(|stem| format!("{stem}{with}"))
+    };
+    let declined = if male {
+        swap("ий", "ому")
+            .or_else(|| swap("ой", "ому"))
+            .or_else(|| swap("ь", "ю"))
+            .or_else(|| {
+                let last = surname.chars().last().unwrap_or('о');
+                let invariant = "аеёиоуыэюя".contains(last)
+                    || surname.ends_with("их")
+                    || surname.ends_with("ых");
+                (!invariant).then(|| format!("{surname}у"))
+            })
+    } else {
+        swap("ская", "ской")
+            .or_else(|| swap("цкая", "цкой"))
+            .or_else(|| {
+                let adjectival = ["ова", "ева", "ёва", "ина", "ына"]
+                    .iter()
+                    .any(|s| surname.ends_with(s));
+                adjectival.then(|| swap("а", "ой")).flatten()
+            })
+    };
+    declined.unwrap_or_else(|| surname.to_owned())
+}
+
 pub(crate) fn translit(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars().flat_map(char::to_lowercase) {
@@ -193,6 +223,13 @@ impl Person {
         format!("{i}.{o}. {}", self.surname)
     }
 
+    /// `Иванову И.И.` / `Ивановой И.И.`: the dative, as in "выдана кому".
+    pub(crate) fn initials_dative(&self) -> String {
+        let initials = self.initials();
+        let rest = initials.strip_prefix(self.surname.as_str()).unwrap_or("");
+        format!("{}{rest}", dative(&self.surname, self.male))
+    }
+
     pub(crate) fn name_patronymic(&self) -> String {
         format!("{} {}", self.given, self.patronymic)
     }
@@ -274,5 +311,30 @@ pub(crate) fn phone_fmt(n: &str, form: u64) -> String {
         7 => format!("7{n}"),
         8 => format!("+7 {a} {b}-{c}-{d}"),
         _ => format!("8 {a} {b} {c} {d}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surnames_agree_in_gender_and_case() {
+        let cases = [
+            ("Иванов", "Иванова", "Иванову", "Ивановой"),
+            ("Белозерский", "Белозерская", "Белозерскому", "Белозерской"),
+            ("Дубовской", "Дубовская", "Дубовскому", "Дубовской"),
+            ("Сафин", "Сафина", "Сафину", "Сафиной"),
+            ("Кобзарь", "Кобзарь", "Кобзарю", "Кобзарь"),
+            ("Аветисян", "Аветисян", "Аветисяну", "Аветисян"),
+            ("Рыжих", "Рыжих", "Рыжих", "Рыжих"),
+            ("Гончаренко", "Гончаренко", "Гончаренко", "Гончаренко"),
+        ];
+        for (m, f, md, fd) in cases {
+            assert_eq!(feminine(m), f);
+            assert_eq!(dative(m, true), md);
+            assert_eq!(dative(f, false), fd);
+        }
+        assert_eq!(translit("Журавлёва"), "zhuravleva");
     }
 }
