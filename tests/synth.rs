@@ -390,7 +390,11 @@ fn every_class_subject_and_key_style_occurs() {
         assert!(embedded.contains(&c), "{c} never embedded in free text");
     }
     assert_eq!(subjects.len(), 3);
-    assert!(kinds.len() >= 14, "decoy kinds: {kinds:?}");
+    let all_kinds: HashSet<&str> = synth::DECOY_KINDS.iter().copied().collect();
+    assert_eq!(kinds, all_kinds, "decoy kinds generated vs documented");
+    for kind in Kind::ALL {
+        assert_eq!(kind.as_str().parse::<Kind>(), Ok(kind));
+    }
     // A numeric SNILS, each key convention, FHIR systems after values, escapes.
     for needle in [
         "\"FAM\":",

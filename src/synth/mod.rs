@@ -79,6 +79,41 @@ impl Kind {
     }
 }
 
+impl std::str::FromStr for Kind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s).ok_or(())
+    }
+}
+
+/// Every [`Decoy::kind`] the generator writes. The checksum-shaped ones:
+/// `lab_order_bad_snils` (11 digits failing the SNILS check),
+/// `referral_snils_digits` (`2021-6085910`: the digits pass the SNILS check,
+/// the 4-7 grouping says it is not one), `transaction_id_16` (fails Luhn),
+/// `registry_number_12` (fails the INN-12 checks), `org_inn10` and
+/// `org_ogrn` (valid, but an organisation's), `tollfree_phone` (`8 800`).
+/// The rest: ICD-10 codes, prices, order numbers, UUIDs and dates that are
+/// not birth dates.
+pub const DECOY_KINDS: &[&str] = &[
+    "lab_order_bad_snils",
+    "referral_snils_digits",
+    "transaction_id_16",
+    "registry_number_12",
+    "org_inn10",
+    "org_ogrn",
+    "tollfree_phone",
+    "icd10",
+    "price",
+    "order_number",
+    "uuid",
+    "visit_date",
+    "visit_datetime",
+    "created_datetime",
+    "issue_date",
+    "policy_date",
+    "onset_date",
+];
+
 /// Whose personal data a value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Subject {
