@@ -152,16 +152,19 @@ pub(crate) fn appointment(w: &mut Out, rng: &mut Rng, k: &Keys, seed: u64) {
         &person::datetime(rng, 2024, 2026),
         "visit_datetime",
     );
-    w.ks(
-        k.pick([
-            "patientId",
-            "patient_id",
-            "PatientId",
-            "ид_пациента",
-            "ID_PAC",
-        ]),
-        &patient_id(seed, i),
-    );
+    w.key(k.pick([
+        "patientId",
+        "patient_id",
+        "PatientId",
+        "ид_пациента",
+        "ID_PAC",
+    ]));
+    // Subject ids come as strings and, from some systems, as numbers.
+    if rng.chance(30) {
+        w.num(&patient_id(seed, i));
+    } else {
+        w.str(&patient_id(seed, i));
+    }
     w.kobj(k.pick(["patient", "patient", "Patient", "пациент", "PAC"]));
     let fio = if rng.chance(80) {
         p.fio()

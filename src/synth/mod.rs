@@ -200,8 +200,26 @@ pub fn generate(kind: Kind, seed: u64, index: u64) -> Doc {
     match kind {
         Kind::Patients => patient::list_page(&mut out, &mut rng, &keys, seed, index),
         Kind::Patient | Kind::Mixed => card::card(&mut out, &mut rng, &keys, seed, index),
-        Kind::Appointments => clinical::appointments(&mut out, &mut rng, &keys, seed),
-        Kind::Documents => clinical::document(&mut out, &mut rng, &keys, seed),
+        Kind::Appointments | Kind::Documents => {
+            // Some APIs wrap the payload in an envelope.
+            let envelope = rng.below(8);
+            match envelope {
+                0 => out.obj().key("success").bool(true).key("data"),
+                1 => out.obj().key("result"),
+                2 => out.obj().key("ответ"),
+                _ => &mut out,
+            };
+            if kind == Kind::Appointments {
+                clinical::appointments(&mut out, &mut rng, &keys, seed);
+            } else {
+                clinical::document(&mut out, &mut rng, &keys, seed);
+            }
+            match envelope {
+                0 => out.end(),
+                1 | 2 => out.key("error").null().end(),
+                _ => &mut out,
+            };
+        }
         Kind::FhirPatient => {
             let i = rng.below(PATIENT_POOL);
             fhir::patient(&mut out, &mut rng, seed, i)
