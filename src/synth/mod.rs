@@ -14,6 +14,23 @@
 //! (SNILS with hyphens, spaces, plain or as a JSON number) and a few
 //! documents are written with `\uXXXX` escapes, so the redaction engine is
 //! exercised beyond one vocabulary. All data is synthetic.
+//!
+//! ```
+//! use zaslon::synth::{self, Kind};
+//!
+//! // Patient 234 of seed 1: a card whose "id" is "10234".
+//! let card = synth::patient(1, 234);
+//! assert!(card.json.starts_with(r#"{"id":"10234","#));
+//! // Every personal-data value, with where it is and what it is.
+//! let v: serde_json::Value = serde_json::from_str(&card.json).unwrap();
+//! for t in &card.truth {
+//!     let at = v.pointer(&t.pointer).unwrap();
+//!     assert!(at.to_string().contains(&t.text));
+//! }
+//! // A ~64 KiB FHIR searchset Bundle for a benchmark fixture.
+//! let json = synth::page_json(Kind::FhirBundle, 1, 64 << 10);
+//! assert!(json.len() > 60_000);
+//! ```
 
 mod card;
 pub mod checksum;
@@ -229,9 +246,12 @@ pub fn generate(kind: Kind, seed: u64, index: u64) -> Doc {
     finish(out)
 }
 
-/// One list document of about `target_bytes` (at least one item): patients,
-/// patient cards, appointments, documents or mixed records under `"items"`,
-/// or for the FHIR kinds a searchset Bundle with its records under `"entry"`.
+/// One list document of about `target_bytes` (at least one item):
+/// `{"items":[...],"total":N,"page":1}` holding patient summaries, patient
+/// cards, appointments, documents or a mix of those; for `FhirPatient` a
+/// searchset Bundle `{"resourceType":"Bundle",...,"entry":[...],"total":N}`
+/// of Patient entries, for `FhirBundle` the same with Coverage and Condition
+/// entries among them.
 /// Truth pointers are relative to the whole document. Patient records are
 /// patients `0, 1, 2, ...` and carry their subject id under `"id"`.
 pub fn page(kind: Kind, seed: u64, target_bytes: usize) -> Doc {
