@@ -181,14 +181,11 @@ pub(crate) fn bad_snils(rng: &mut Rng) -> String {
 /// `YYYY-NNNNNNN`: a referral number whose 11 digits DO pass the SNILS
 /// checksum; only the 4-7 grouping says it is not one.
 pub(crate) fn referral(rng: &mut Rng) -> String {
-    let mut body = vec![2, 0, 2, rng.range(1, 6) as u8];
-    body.extend(random_digits(rng, 5));
-    let arr: [u8; 9] = body
-        .clone()
-        .try_into()
-        .unwrap_or([2, 0, 2, 1, 0, 0, 0, 0, 1]);
-    let c = snils_check(&arr);
-    let d = format!("{}{:02}", to_string(&arr), c);
+    let mut body = [2, 0, 2, rng.range(1, 6) as u8, 0, 0, 0, 0, 0];
+    for d in &mut body[4..] {
+        *d = rng.digit();
+    }
+    let d = format!("{}{:02}", to_string(&body), snils_check(&body));
     format!("{}-{}", &d[..4], &d[4..])
 }
 
