@@ -6,3 +6,4 @@ pub mod consent;
 pub mod detect;
 pub mod redact;
 pub mod rules;
+pub mod synth;
