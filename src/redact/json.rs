@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use self::lex::{StrEnd, Utf8Check, is_number_byte, valid_number};
-use super::plan::{Limits, Plan};
+use super::plan::{Fast, KeyCache, Limits, Plan};
 use super::value::{self, Replacement};
 use super::{PseudonymKey, RedactError, RedactStats};
 use crate::class::FieldClass;
@@ -69,52 +69,6 @@ enum Scalar {
     Lit,
 }
 
-/// A direct-mapped cache of key infos in front of the plan's shared map:
-/// MIS documents repeat a few dozen keys, so a slot hit is the common case
-/// and costs a hash of two words and one short comparison.
-struct KeyCache {
-    slots: Vec<Option<(Box<[u8]>, KeyInfo)>>,
-}
-
-const KEY_SLOTS: usize = 1024;
-
-impl KeyCache {
-    fn new() -> Self {
-        KeyCache {
-            slots: vec![None; KEY_SLOTS],
-        }
-    }
-
-    fn slot(raw: &[u8]) -> usize {
-        let n = raw.len();
-        // No variable-length copy here: it would be a call to memcpy.
-        let word = |b: &[u8]| {
-            if b.len() >= 8 {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(&b[..8]);
-                u64::from_le_bytes(w)
-            } else {
-                b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x))
-            }
-        };
-        let a = word(raw);
-        let b = word(&raw[n.saturating_sub(8)..]);
-        let h = (a ^ b.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (h >> 54) as usize & (KEY_SLOTS - 1)
-    }
-
-    fn get(&self, raw: &[u8]) -> Option<KeyInfo> {
-        match &self.slots[Self::slot(raw)] {
-            Some((k, v)) if **k == *raw => Some(*v),
-            _ => None,
-        }
-    }
-
-    fn put(&mut self, raw: &[u8], info: KeyInfo) {
-        self.slots[Self::slot(raw)] = Some((raw.into(), info));
-    }
-}
-
 pub struct JsonRedactor {
     plan: Arc<Plan>,
     key: PseudonymKey,
@@ -163,9 +117,17 @@ impl Src<'_> {
     }
 }
 
+impl Drop for JsonRedactor {
+    fn drop(&mut self) {
+        self.plan
+            .return_key_cache(std::mem::take(&mut self.local_keys));
+    }
+}
+
 impl JsonRedactor {
     pub fn new(plan: Arc<Plan>, key: PseudonymKey, limits: Limits, ndjson: bool) -> Self {
         JsonRedactor {
+            local_keys: plan.take_key_cache(),
             plan,
             key,
             limits,
@@ -180,7 +142,6 @@ impl JsonRedactor {
             base: 0,
             capture: None,
             replay_next: None,
-            local_keys: KeyCache::new(),
             text: String::new(),
             findings: Vec::new(),
             seen_value: false,
@@ -415,6 +376,13 @@ impl JsonRedactor {
                     }
                 }
                 St::KeyOrEnd | St::Key => {
+                    if b == b'"' && self.capture.is_none() {
+                        let j = self.fast_members(src, out, i);
+                        if j != i {
+                            i = j;
+                            continue;
+                        }
+                    }
                     if b == b'}' && self.state == St::KeyOrEnd {
                         self.close(src, out, i, true)?;
                         i += 1;
@@ -469,6 +437,75 @@ impl JsonRedactor {
             }
         }
         Ok(n)
+    }
+
+    /// The common case in one tight loop: `"key": scalar,` members whose
+    /// key the fast path may copy (see [`Fast`]), in an object that is not
+    /// being captured. Each member is either fully handled or not touched;
+    /// returns where the generic loop takes over.
+    fn fast_members(&mut self, src: &mut Src<'_>, out: &[u8], mut i: usize) -> usize {
+        let inp = src.inp;
+        let scan_values = self.plan.detectors.is_some();
+        let Some(frame) = self.frames.last_mut() else {
+            return i;
+        };
+        if !frame.obj || frame.sib.is_some() {
+            return i;
+        }
+        loop {
+            let StrEnd::End(ke) = lex::string_end(inp, i + 1) else {
+                return i;
+            };
+            let Some((_, fast)) = self.local_keys.get(&inp[i + 1..ke - 1]) else {
+                return i;
+            };
+            if fast == Fast::No {
+                return i;
+            }
+            let c = skip_ws(inp, ke);
+            if inp.get(c) != Some(&b':') {
+                return i;
+            }
+            let v = skip_ws(inp, c + 1);
+            let ve = match inp.get(v) {
+                Some(b'"') if !scan_values => match lex::string_end(inp, v + 1) {
+                    StrEnd::End(e) => e,
+                    _ => return i,
+                },
+                Some(b'-' | b'0'..=b'9') if !scan_values => {
+                    match inp[v..].iter().position(|b| !is_number_byte(*b)) {
+                        Some(p) if valid_number(&inp[v..v + p]) => v + p,
+                        _ => return i,
+                    }
+                }
+                Some(b't') if inp[v..].starts_with(b"true") => v + 4,
+                Some(b'f') if inp[v..].starts_with(b"false") => v + 5,
+                Some(b'n') if inp[v..].starts_with(b"null") => v + 4,
+                _ => return i,
+            };
+            // The member is kept as it is.
+            if let Fast::Allowed(class) = fast {
+                if !matches!(inp[v], b't' | b'f' | b'n') {
+                    self.stats.disclosed[class.index()] += 1;
+                }
+            }
+            frame.emitted_any = true;
+            self.member_open = false;
+            self.seen_value = true;
+            self.state = St::CommaOrEnd;
+            let k = skip_ws(inp, ve);
+            if inp.get(k) != Some(&b',') || frame.skip_comma {
+                return ve;
+            }
+            self.member_start = src.out_pos(out, k);
+            self.member_open = true;
+            self.state = St::Key;
+            let next = skip_ws(inp, k + 1);
+            if inp.get(next) != Some(&b'"') {
+                return next;
+            }
+            i = next;
+        }
     }
 
     fn comma(&mut self, src: &mut Src<'_>, out: &mut Vec<u8>, i: usize) -> Result<(), RedactError> {
@@ -607,7 +644,7 @@ impl JsonRedactor {
     fn key(&mut self, src: &mut Src<'_>, s: usize, e: usize) -> Result<(), RedactError> {
         let raw = &src.inp[s + 1..e - 1];
         let info = match self.local_keys.get(raw) {
-            Some(k) => k,
+            Some((k, _)) => k,
             None => {
                 let at = self.base + s as u64;
                 let mut text = std::mem::take(&mut self.text);
@@ -615,7 +652,8 @@ impl JsonRedactor {
                 let info = decoded.map(|t| self.plan.key_info(raw, t));
                 self.text = text;
                 let info = info?;
-                self.local_keys.put(raw, info);
+                let fast = self.plan.fast(&info);
+                self.local_keys.put(raw, info, fast);
                 info
             }
         };
@@ -873,6 +911,13 @@ impl JsonRedactor {
             St::CommaOrEnd
         };
     }
+}
+
+fn skip_ws(inp: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = inp.get(i) {
+        i += 1;
+    }
+    i
 }
 
 /// A given name that holds more than one word is a full name; one that ends

@@ -1,7 +1,7 @@
 //! A [`Plan`]: the rules of one purpose, compiled for the hot path and
 //! shared by every body redactor of that purpose.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rustc_hash::FxHashMap;
 
@@ -41,7 +41,24 @@ pub struct Plan {
     /// when there are none (then string values are copied untouched).
     pub detectors: Option<Detectors>,
     keys: Arc<RwLock<FxHashMap<Box<[u8]>, KeyInfo>>>,
+    /// Warm key caches handed from one redactor to the next, so a small
+    /// response does not pay for a cold cache.
+    caches: Mutex<Vec<KeyCache>>,
 }
+
+/// How a key's scalar values may be handled on the fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fast {
+    /// Context, siblings or the action need the slow path.
+    No,
+    /// No class at all: copied as is (after detectors, if any).
+    Inert,
+    /// A class this purpose allows: copied and counted as disclosed.
+    Allowed(FieldClass),
+}
+
+/// Warm caches kept per purpose.
+const POOLED_CACHES: usize = 64;
 
 impl Plan {
     pub fn for_each_purpose(rules: &Arc<RuleSet>) -> Vec<Arc<Plan>> {
@@ -60,9 +77,46 @@ impl Plan {
                     purpose,
                     detectors: (!needed.is_empty()).then(|| Detectors::new(needed)),
                     keys: keys.clone(),
+                    caches: Mutex::new(Vec::new()),
                 })
             })
             .collect()
+    }
+
+    pub fn take_key_cache(&self) -> KeyCache {
+        self.caches
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_else(KeyCache::new)
+    }
+
+    pub fn return_key_cache(&self, cache: KeyCache) {
+        if cache.is_empty() {
+            return;
+        }
+        if let Ok(mut p) = self.caches.lock() {
+            if p.len() < POOLED_CACHES {
+                p.push(cache);
+            }
+        }
+    }
+
+    /// Whether a scalar under this key can be copied without a look at
+    /// its enclosing keys or its value (see [`Fast`]).
+    pub fn fast(&self, info: &KeyInfo) -> Fast {
+        let plain = info.ctx_keys == 0
+            && info.sibling_value == 0
+            && info.sibling_disc == 0
+            && info.sibling_within == 0;
+        match info.class {
+            _ if !plain => Fast::No,
+            None => Fast::Inert,
+            // A given name may refine to another class: always looked at.
+            Some(FieldClass::GivenName) => Fast::No,
+            Some(c) if self.action(c) == Action::Allow => Fast::Allowed(c),
+            Some(_) => Fast::No,
+        }
     }
 
     pub fn action(&self, class: FieldClass) -> Action {
@@ -85,5 +139,146 @@ impl Plan {
             map.insert(raw.into(), info);
         }
         info
+    }
+}
+
+/// A direct-mapped cache of key infos in front of the plan's shared map:
+/// MIS documents repeat a few dozen keys, so a slot hit is the common case.
+/// A key is fingerprinted by its length and two overlapping words, which for
+/// keys up to 16 bytes are the key itself; longer keys also keep their bytes.
+#[derive(Default)]
+pub struct KeyCache {
+    slots: Vec<Option<Slot>>,
+}
+
+#[derive(Clone)]
+struct Slot {
+    head: u64,
+    tail: u64,
+    len: usize,
+    long: Option<Box<[u8]>>,
+    info: KeyInfo,
+    fast: Fast,
+}
+
+const KEY_SLOTS: usize = 1024;
+
+fn word8(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(w)
+}
+
+fn word4(b: &[u8]) -> u64 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[..4]);
+    u64::from(u32::from_le_bytes(w))
+}
+
+/// The first and last bytes of a key as two words (overlapping when short).
+fn head_tail(raw: &[u8]) -> (u64, u64) {
+    let n = raw.len();
+    match n {
+        8.. => (word8(raw), word8(&raw[n - 8..])),
+        4..=7 => (word4(raw), word4(&raw[n - 4..])),
+        1..=3 => (
+            u64::from(raw[0]) | u64::from(raw[n / 2]) << 8 | u64::from(raw[n - 1]) << 16,
+            0,
+        ),
+        0 => (0, 0),
+    }
+}
+
+impl KeyCache {
+    pub fn new() -> Self {
+        KeyCache {
+            slots: vec![None; KEY_SLOTS],
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn index(head: u64, tail: u64, n: usize) -> usize {
+        let h = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> 54) as usize & (KEY_SLOTS - 1)
+    }
+
+    pub fn get(&self, raw: &[u8]) -> Option<(KeyInfo, Fast)> {
+        let (head, tail) = head_tail(raw);
+        let slot = self
+            .slots
+            .get(Self::index(head, tail, raw.len()))?
+            .as_ref()?;
+        let same = slot.len == raw.len()
+            && slot.head == head
+            && slot.tail == tail
+            && slot.long.as_deref().is_none_or(|l| l == raw);
+        same.then_some((slot.info, slot.fast))
+    }
+
+    pub fn put(&mut self, raw: &[u8], info: KeyInfo, fast: Fast) {
+        let (head, tail) = head_tail(raw);
+        let i = Self::index(head, tail, raw.len());
+        if let Some(s) = self.slots.get_mut(i) {
+            *s = Some(Slot {
+                head,
+                tail,
+                len: raw.len(),
+                long: (raw.len() > 16).then(|| raw.into()),
+                info,
+                fast,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_cache_tells_keys_apart() {
+        let keys: Vec<String> = (0..40)
+            .map(|n| "k".repeat(n))
+            .chain(
+                [
+                    "snils",
+                    "snilS",
+                    "a",
+                    "b",
+                    "ab",
+                    "ba",
+                    "abcdefghijklmnopq",
+                    "abcdefghijklmnopr",
+                ]
+                .map(String::from),
+            )
+            .collect();
+        let mut c = KeyCache::new();
+        for k in &keys {
+            let info = KeyInfo {
+                ctx_keys: k.len() as u64 + 1,
+                ..KeyInfo::default()
+            };
+            c.put(k.as_bytes(), info, Fast::Inert);
+            let (got, _) = c.get(k.as_bytes()).unwrap();
+            assert_eq!(got.ctx_keys, k.len() as u64 + 1, "{k}");
+        }
+        for k in &keys {
+            if let Some((got, _)) = c.get(k.as_bytes()) {
+                assert_eq!(
+                    got.ctx_keys,
+                    k.len() as u64 + 1,
+                    "{k}: a hit must be this key's"
+                );
+            }
+        }
+        c.put(b"abcdefghijklmnopq", KeyInfo::default(), Fast::No);
+        assert!(
+            c.get(b"abcdefghijklmnopr")
+                .is_none_or(|(_, f)| f != Fast::No)
+        );
     }
 }

@@ -175,6 +175,12 @@ impl RuleSet {
         &self.version
     }
 
+    /// The same rules with value detectors switched off: only keys decide.
+    pub fn keys_only(mut self) -> RuleSet {
+        self.detect = ClassSet::EMPTY;
+        self
+    }
+
     /// The classes whose value detectors run over every value.
     pub fn detected(&self) -> ClassSet {
         self.detect

@@ -1,0 +1,107 @@
+//! Throughput of the streaming redactor on synthetic MIS documents, with a
+//! serde_json parse-walk-serialize round trip as the baseline in the same run.
+//!
+//! `cargo bench --bench redact`; figures are recorded in benches/README.md.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use zaslon::class::Purpose;
+use zaslon::redact::{ContentKind, Engine, PseudonymKey};
+use zaslon::rules::RuleSet;
+use zaslon::synth::{Kind, page_json};
+
+const SIZES: &[(&str, usize)] = &[("1KiB", 1 << 10), ("64KiB", 64 << 10), ("16MiB", 16 << 20)];
+
+fn engine(keys_only: bool) -> Engine {
+    let rules = RuleSet::embedded();
+    let rules = if keys_only { rules.keys_only() } else { rules };
+    Engine::new(
+        Arc::new(rules),
+        PseudonymKey::new(b"bench key, synthetic data only"),
+    )
+}
+
+fn redact(engine: &Engine, purpose: Purpose, doc: &[u8], chunk: usize, out: &mut Vec<u8>) {
+    let mut r = engine
+        .redactor(purpose, ContentKind::Json)
+        .expect("json is redactable");
+    out.clear();
+    for c in doc.chunks(chunk) {
+        r.feed(c, out).expect("synthetic documents are valid");
+    }
+    r.finish(out).expect("synthetic documents are whole");
+}
+
+/// Parse, walk every value, serialize: what a DOM-based redactor costs at least.
+fn serde_round_trip(doc: &[u8]) -> Vec<u8> {
+    fn walk(v: &mut serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Object(m) => m.values_mut().map(walk).sum::<usize>() + 1,
+            serde_json::Value::Array(a) => a.iter_mut().map(walk).sum::<usize>() + 1,
+            _ => 1,
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(doc).expect("valid");
+    black_box(walk(&mut v));
+    serde_json::to_vec(&v).expect("serializable")
+}
+
+fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
+    SIZES
+        .iter()
+        .map(|(name, size)| (*name, page_json(Kind::Mixed, 7, *size).into_bytes()))
+        .collect()
+}
+
+fn throughput(c: &mut Criterion) {
+    let docs = fixtures();
+    let keys = engine(true);
+    let full = engine(false);
+    let mut out = Vec::new();
+    let mut g = c.benchmark_group("redact");
+    g.sample_size(10);
+    for (name, doc) in &docs {
+        g.throughput(Throughput::Bytes(doc.len() as u64));
+        g.bench_with_input(BenchmarkId::new("keys/marketing", name), doc, |b, d| {
+            b.iter(|| redact(&keys, Purpose::Marketing, d, 64 << 10, &mut out))
+        });
+        g.bench_with_input(
+            BenchmarkId::new("detectors/marketing", name),
+            doc,
+            |b, d| b.iter(|| redact(&full, Purpose::Marketing, d, 64 << 10, &mut out)),
+        );
+        g.bench_with_input(
+            BenchmarkId::new("detectors/analytics", name),
+            doc,
+            |b, d| b.iter(|| redact(&full, Purpose::Analytics, d, 64 << 10, &mut out)),
+        );
+        g.bench_with_input(
+            BenchmarkId::new("serde_json_round_trip", name),
+            doc,
+            |b, d| b.iter(|| serde_round_trip(d)),
+        );
+    }
+    g.finish();
+}
+
+fn chunk_sizes(c: &mut Criterion) {
+    let doc = page_json(Kind::Mixed, 7, 64 << 10).into_bytes();
+    let full = engine(false);
+    let mut out = Vec::new();
+    let mut g = c.benchmark_group("chunks");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(doc.len() as u64));
+    for chunk in [1, 16, 256, 4 << 10, 64 << 10] {
+        g.bench_with_input(
+            BenchmarkId::new("detectors/marketing", chunk),
+            &chunk,
+            |b, &k| b.iter(|| redact(&full, Purpose::Marketing, &doc, k, &mut out)),
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, throughput, chunk_sizes);
+criterion_main!(benches);
