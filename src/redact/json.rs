@@ -755,7 +755,7 @@ impl JsonRedactor {
             Scalar::Str => Self::decode(&tok[1..tok.len() - 1], text, at)?,
             _ => std::str::from_utf8(tok).map_err(|_| RedactError::Malformed(at))?,
         };
-        let class = class.map(|c| refine(c, value));
+        let class = class.and_then(|c| refine(c, value));
         if let Some(c) = class {
             let action = self.plan.action(c);
             if action != Action::Allow {
@@ -920,31 +920,36 @@ fn skip_ws(inp: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// A given name that holds more than one word is a full name; one that ends
-/// like a patronymic is a patronymic (FHIR puts both in `given`).
-fn refine(class: FieldClass, value: &str) -> FieldClass {
+/// What the value itself says about its key's class: a given name that
+/// holds more than one word is a full name; one that ends like a patronymic
+/// is a patronymic (FHIR puts both in `given`); a ten-digit INN is an
+/// organisation's, which is not personal data.
+fn refine(class: FieldClass, value: &str) -> Option<FieldClass> {
+    if class == FieldClass::Inn {
+        let digits: Vec<u8> = value.bytes().filter(u8::is_ascii_digit).collect();
+        let org = digits.len() == 10 && value.trim().len() == 10 && inn10_valid(&digits);
+        return (!org).then_some(class);
+    }
     if class != FieldClass::GivenName {
-        return class;
+        return Some(class);
     }
     let v = value.trim();
     if v.split_whitespace().count() > 1 {
-        return FieldClass::FullName;
+        return Some(FieldClass::FullName);
     }
-    const SUFFIXES: &[&str] = &[
-        "вич",
-        "вна",
-        "ична",
-        "инична",
-        "оглы",
-        "кызы",
-        "угли",
-        "гызы",
-    ];
+    const SUFFIXES: &[&str] = &["ич", "вна", "ична", "оглы", "кызы", "угли", "гызы"];
     let lower = v.to_lowercase();
     if lower.chars().count() > 4 && SUFFIXES.iter().any(|s| lower.ends_with(s)) {
-        return FieldClass::Patronymic;
+        return Some(FieldClass::Patronymic);
     }
-    class
+    Some(class)
+}
+
+/// The check digit of a legal entity's 10-digit INN.
+fn inn10_valid(d: &[u8]) -> bool {
+    const W: [u32; 9] = [2, 4, 10, 3, 5, 9, 4, 6, 8];
+    let sum: u32 = W.iter().zip(d).map(|(w, c)| w * u32::from(c - b'0')).sum();
+    d.len() == 10 && (sum % 11 % 10) == u32::from(d[9] - b'0')
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ const CLASSES_FILE: &str = "classes.toml";
 struct RawClasses {
     #[serde(default)]
     generic_suffixes: Vec<String>,
+    #[serde(default)]
+    org_qualifiers: Vec<String>,
     #[serde(rename = "class", default)]
     classes: Vec<RawClass>,
     #[serde(rename = "context", default)]
@@ -223,6 +225,7 @@ fn load_classes(text: &str, rs: &mut RuleSet, errors: &mut Vec<String>) {
         .into_iter()
         .flatten()
         .collect();
+    rs.org_qualifiers = term_list(&raw.org_qualifiers);
     let mut seen: HashMap<Vec<String>, FieldClass> = HashMap::new();
     for c in &raw.classes {
         let Some(class) = parse_class(&c.name, &mut errs) else {

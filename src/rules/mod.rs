@@ -98,6 +98,7 @@ pub struct RuleSet {
     families: HashMap<Vec<String>, FieldClass>,
     max_term_words: usize,
     generic_suffixes: Vec<String>,
+    org_qualifiers: Vec<Vec<String>>,
     contexts: Vec<ContextRule>,
     siblings: Vec<SiblingRule>,
     detect: ClassSet,
@@ -138,6 +139,7 @@ impl RuleSet {
             families: HashMap::new(),
             max_term_words: 1,
             generic_suffixes: Vec::new(),
+            org_qualifiers: Vec::new(),
             contexts: Vec::new(),
             siblings: Vec::new(),
             detect: ClassSet::EMPTY,
@@ -212,7 +214,8 @@ impl RuleSet {
         }
         forms.extend(stripped);
         let mut info = KeyInfo::default();
-        // The longest family term that ends the key wins.
+        // The longest family term that ends the key wins, unless the words
+        // before it name an organisation ("clinicInn").
         let mut best = 0;
         for f in &forms {
             for n in (1..=self.max_term_words.min(f.len())).rev() {
@@ -221,7 +224,12 @@ impl RuleSet {
                 }
                 if let Some(&c) = self.families.get(&f[f.len() - n..]) {
                     best = n;
-                    info.class = Some(c);
+                    let prefix = &f[..f.len() - n];
+                    let org = self
+                        .org_qualifiers
+                        .iter()
+                        .any(|q| prefix.windows(q.len()).any(|w| w == q.as_slice()));
+                    info.class = if org { None } else { Some(c) };
                 }
             }
         }
