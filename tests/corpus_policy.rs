@@ -48,7 +48,9 @@ fn engine() -> Engine {
 }
 
 fn redact(engine: &Engine, p: Purpose, doc: &str) -> Result<String, String> {
-    let mut r = engine.redactor(p, ContentKind::Json).ok_or("not redactable")?;
+    let mut r = engine
+        .redactor(p, ContentKind::Json)
+        .ok_or("not redactable")?;
     let mut out = Vec::new();
     // An odd chunk size, so held-back tokens are exercised too.
     for c in doc.as_bytes().chunks(977) {
@@ -114,7 +116,10 @@ fn judge(
             }
         };
         let policy = rules.purpose(p);
-        let strict = matches!(p, Purpose::Marketing | Purpose::Analytics | Purpose::Support);
+        let strict = matches!(
+            p,
+            Purpose::Marketing | Purpose::Analytics | Purpose::Support
+        );
         for t in truth {
             let Some(class) = t.class else { continue };
             let action = policy.action(class);
@@ -219,7 +224,14 @@ fn own_corpus_pages() {
     for kind in [Kind::Patients, Kind::FhirBundle, Kind::Mixed] {
         let doc = synth::page(kind, 11, 48 << 10);
         let (truth, decoys) = from_synth(&doc);
-        judge(&engine, &format!("{} page", kind.as_str()), &doc.json, &truth, &decoys, &mut report);
+        judge(
+            &engine,
+            &format!("{} page", kind.as_str()),
+            &doc.json,
+            &truth,
+            &decoys,
+            &mut report,
+        );
     }
     finish("own pages", report);
 }
@@ -238,11 +250,17 @@ fn reference_samples() {
     let mut names: Vec<_> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.to_string_lossy().contains("ascii"))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json") && !p.to_string_lossy().contains("ascii")
+        })
         .collect();
     names.sort();
     for path in names {
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_owned();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_owned();
         let stem = stem.trim_end_matches(".pretty").to_owned();
         let text = std::fs::read_to_string(&path).unwrap();
         let docs = split_documents(&text);
@@ -254,11 +272,19 @@ fn reference_samples() {
                     .iter()
                     .filter(|l| docs.len() == 1 || l["doc"].as_u64() == Some(i as u64))
                     .map(|l| Item {
-                        pointer: l[if docs.len() == 1 { "file_pointer" } else { "pointer" }]
-                            .as_str()
-                            .unwrap_or("")
-                            .to_owned(),
-                        class: if is_truth { reference_class(l["class"].as_str().unwrap_or("")) } else { None },
+                        pointer: l[if docs.len() == 1 {
+                            "file_pointer"
+                        } else {
+                            "pointer"
+                        }]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                        class: if is_truth {
+                            reference_class(l["class"].as_str().unwrap_or(""))
+                        } else {
+                            None
+                        },
                         text: l["text"].as_str().unwrap_or("").to_owned(),
                         embedded: l["mode"].as_str() == Some("embedded"),
                     })

@@ -47,15 +47,17 @@ fn key_families_across_spellings() {
     }
     for k in [
         "id",
-        "name",
         "email_verified",
         "addressType",
         "fiasHouseGuid",
         "createdAt",
         "price",
+        "clinicInn",
+        "insurer_phone",
     ] {
         assert_eq!(r.key_info(k).class, None, "{k}");
     }
+    assert_eq!(r.key_info("name").class, Some(FieldClass::GivenName));
 }
 
 #[test]
