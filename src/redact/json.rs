@@ -56,6 +56,9 @@ struct Capture {
     depth: usize,
     /// The member key the object is the value of, restored for the replay.
     key: KeyInfo,
+    /// Absolute input offset of the object's `{`: the buffer is a copy of
+    /// the input from there, so errors in the replay keep true offsets.
+    start: u64,
     rules: u32,
     buf: Vec<u8>,
     disc: Option<FieldClass>,
@@ -559,6 +562,7 @@ impl JsonRedactor {
                 self.capture = Some(Capture {
                     depth: self.frames.len(),
                     key: self.cur_key,
+                    start: self.base + i as u64,
                     rules: key.sibling_within,
                     buf: Vec::new(),
                     disc: None,
@@ -615,8 +619,10 @@ impl JsonRedactor {
                 self.cur_key = c.key;
                 self.state = St::Value;
                 let base = self.base;
-                let used = self.run(&c.buf, out, true)?;
+                self.base = c.start;
+                let used = self.run(&c.buf, out, true);
                 self.base = base;
+                let used = used?;
                 if used != c.buf.len() {
                     return Err(RedactError::Malformed(self.base + i as u64));
                 }
