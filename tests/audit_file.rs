@@ -1,6 +1,9 @@
 //! The file sink as an operator runs it: rotation, restarts, load, a full
 //! disk, `kill -9`, and no raw identifiers in what it writes.
 
+// Test helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -58,9 +61,9 @@ async fn chain_continues_across_rotation_and_restart() {
     cfg.rotate_bytes = 8 * 1024;
     for run in 0..3 {
         let sink = FileSink::open(&cfg, AuditMetrics::detached()).unwrap();
-        for i in 0..100 {
+        for i in 0..100u32 {
             sink.submit(event(&format!("run{run}-{i}"))).unwrap();
-            if i % 10 == 0 {
+            if i.is_multiple_of(10) {
                 // Several commits per run, so size rotation happens between them.
                 flush(&sink).await;
             }
@@ -109,9 +112,9 @@ async fn twenty_thousand_events_from_many_tasks() {
     for t in 0..40 {
         let sink = sink.clone();
         tasks.push(tokio::spawn(async move {
-            for i in 0..500 {
+            for i in 0..500u32 {
                 sink.submit(event(&format!("t{t}-{i}"))).unwrap();
-                if i % 50 == 0 {
+                if i.is_multiple_of(50) {
                     tokio::task::yield_now().await;
                 }
             }
@@ -257,7 +260,7 @@ fn kill9_child(dir: &str, run: &str) -> ! {
                 Ok(()) => i += 1,
                 Err(_) => tokio::time::sleep(Duration::from_micros(200)).await,
             }
-            if i % 64 == 0 {
+            if i.is_multiple_of(64) {
                 tokio::task::yield_now().await;
             }
         }

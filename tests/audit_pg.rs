@@ -1,6 +1,9 @@
 //! The PostgreSQL sink against the real server on 127.0.0.1:5432: batched
 //! chain, restart, its connection killed mid-run, an unreachable database.
 
+// Test helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -92,7 +95,7 @@ async fn exported(c: &AuditConfig) -> Vec<String> {
     let mut out = Vec::new();
     let n = export(c, &mut out).await.unwrap();
     std::fs::write(&path, &out).unwrap();
-    let report = verify(&[path.clone()]).unwrap();
+    let report = verify(std::slice::from_ref(&path)).unwrap();
     assert_eq!(report.records, n);
     String::from_utf8(out)
         .unwrap()
@@ -118,8 +121,8 @@ async fn batches_chain_restart_and_subject_query() {
     for t in 0..8 {
         let (sink, alice, bob) = (sink.clone(), alice.clone(), bob.clone());
         tasks.push(tokio::spawn(async move {
-            for i in 0..500 {
-                let who = if i % 100 == 0 { &alice } else { &bob };
+            for i in 0..500u32 {
+                let who = if i.is_multiple_of(100) { &alice } else { &bob };
                 sink.submit(event(&format!("t{t}-{i}"), who)).unwrap();
             }
         }));
@@ -185,7 +188,7 @@ async fn connection_killed_mid_run_loses_nothing_acknowledged() {
         tokio::spawn(async move {
             let mut acked = Vec::new();
             let mut refused = 0u64;
-            let mut i = 0;
+            let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let id = format!("k{i}");
                 match sink.submit(event(&id, "psn_x")) {
@@ -193,7 +196,7 @@ async fn connection_killed_mid_run_loses_nothing_acknowledged() {
                     Err(AuditError::SinkFailed | AuditError::QueueFull) => refused += 1,
                 }
                 i += 1;
-                if i % 20 == 0 {
+                if i.is_multiple_of(20) {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
             }
