@@ -228,7 +228,20 @@ async fn connection_killed_mid_run_loses_nothing_acknowledged() {
     Arc::into_inner(sink).unwrap().close().await;
     let ids = exported(&c).await;
     // Exactly the acknowledged events, once each, in order.
-    assert_eq!(ids, acked);
+    if ids != acked {
+        let got: HashSet<&String> = ids.iter().collect();
+        let want: HashSet<&String> = acked.iter().collect();
+        let missing: Vec<_> = acked.iter().filter(|i| !got.contains(i)).take(10).collect();
+        let extra: Vec<_> = ids.iter().filter(|i| !want.contains(i)).take(10).collect();
+        let first_diff = ids.iter().zip(&acked).position(|(a, b)| a != b);
+        panic!(
+            "stored {} events, acknowledged {}; missing {missing:?}; unexpected {extra:?}; \
+             first difference at {first_diff:?}; distinct stored {}",
+            ids.len(),
+            acked.len(),
+            got.len()
+        );
+    }
 }
 
 #[tokio::test]

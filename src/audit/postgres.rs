@@ -207,7 +207,27 @@ impl Batch {
         self.events.len() as u64
     }
 
-    async fn insert(&self, client: &Client, chain_id: &str) -> Result<(), tokio_postgres::Error> {
+    /// The chain after the batch.
+    fn end(&self) -> ChainState {
+        match self.hashes.last() {
+            Some(hash) => ChainState {
+                next_seq: self.base.next_seq + self.len(),
+                prev: hash.clone(),
+            },
+            None => self.base.clone(),
+        }
+    }
+
+    /// Inserts the batch in an explicit transaction: a bare `execute`
+    /// returns at CommandComplete, before the implicit commit at Sync, so a
+    /// connection killed in between would report rows that never committed.
+    /// `COMMIT`'s reply comes only after the commit (and, with the default
+    /// `synchronous_commit`, its WAL flush).
+    async fn insert(
+        &self,
+        client: &mut Client,
+        chain_id: &str,
+    ) -> Result<(), tokio_postgres::Error> {
         let e = &self.events;
         let times: Vec<Option<OffsetDateTime>> = e
             .iter()
@@ -222,27 +242,27 @@ impl Batch {
         let decisions: Vec<&str> = e.iter().map(|e| e.decision.as_str()).collect();
         let legal: Vec<bool> = e.iter().map(|e| e.legal_override).collect();
         let subjects: Vec<String> = e.iter().map(|e| e.subjects.join("\u{1f}")).collect();
-        client
-            .execute(
-                INSERT_SQL,
-                &[
-                    &chain_id,
-                    &self.seqs,
-                    &self.prevs,
-                    &self.hashes,
-                    &times,
-                    &clients,
-                    &actors,
-                    &purposes,
-                    &routes,
-                    &decisions,
-                    &legal,
-                    &subjects,
-                    &self.lines,
-                ],
-            )
-            .await?;
-        Ok(())
+        let tx = client.transaction().await?;
+        tx.execute(
+            INSERT_SQL,
+            &[
+                &chain_id,
+                &self.seqs,
+                &self.prevs,
+                &self.hashes,
+                &times,
+                &clients,
+                &actors,
+                &purposes,
+                &routes,
+                &decisions,
+                &legal,
+                &subjects,
+                &self.lines,
+            ],
+        )
+        .await?;
+        tx.commit().await
     }
 }
 
@@ -260,15 +280,19 @@ impl PgWriter {
         let mut pending: Option<Batch> = None;
         let mut failures: u32 = 0;
         'connect: loop {
-            let Some((client, mut chain)) = self.connect_with_backoff(&mut failures).await else {
+            let Some((mut client, mut chain)) = self.connect_with_backoff(&mut failures).await
+            else {
                 return;
             };
             // Settle the batch that was in flight when the connection broke.
             if let Some(b) = pending.take() {
-                if chain.next_seq == b.base.next_seq + b.len() {
+                if chain == b.end() {
                     written += b.len();
                     self.shared.publish(written, chain.next_seq, b.len());
                 } else if chain == b.base {
+                    // Not committed: insert it again, and encode the next
+                    // batch after it.
+                    chain = b.end();
                     pending = Some(b);
                 } else {
                     // The table moved under us (another writer on this
@@ -296,7 +320,7 @@ impl PgWriter {
                 };
                 let started = std::time::Instant::now();
                 let result =
-                    tokio::time::timeout(INSERT_TIMEOUT, batch.insert(&client, &self.chain_id))
+                    tokio::time::timeout(INSERT_TIMEOUT, batch.insert(&mut client, &self.chain_id))
                         .await;
                 if let Ok(Ok(())) = result {
                     self.shared
