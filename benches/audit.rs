@@ -100,6 +100,15 @@ fn file_sink_throughput(c: &mut Criterion) {
             total
         })
     });
+    // An idle sink: the latency from submit to durable of a lone event,
+    // i.e. one commit (write + fdatasync) on this disk.
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("one_event_until_durable", |b| {
+        b.iter(|| {
+            sink.submit(events[0].clone()).unwrap();
+            rt.block_on(sink.flush());
+        })
+    });
     g.finish();
     let commits = metrics.audit.write_duration.get_sample_count();
     let written = metrics.audit.events_written.get();
