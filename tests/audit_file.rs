@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use zaslon::audit::file::chain_files;
@@ -289,30 +290,29 @@ fn kill_9_keeps_every_durable_event_and_the_chain() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            // The last durable count the child printed before it died.
-            let mut last = 0u64;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(n) = line.strip_prefix("durable ") {
-                    last = n.parse().unwrap();
+        let seen = Arc::new(AtomicU64::new(0));
+        let reader = {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                // The last durable count the child printed before it died.
+                let mut last = 0u64;
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(n) = line.strip_prefix("durable ") {
+                        last = n.parse().unwrap();
+                        seen.store(last, Ordering::SeqCst);
+                    }
                 }
-            }
-            last
-        });
-        // Kill mid-load, once this run has written some thousands of events.
-        let written = || {
-            chain_files(&dir.path().join("zaslon.jsonl"))
-                .unwrap_or_default()
-                .iter()
-                .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
-                .sum::<u64>()
+                last
+            })
         };
-        let start = written();
+        // Kill mid-load: once thousands of events are durable, a few
+        // milliseconds into the next commits.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while written() < start + 2_000_000 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
+        while seen.load(Ordering::SeqCst) < 5_000 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
         }
+        std::thread::sleep(Duration::from_millis(3));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let durable = reader.join().unwrap();
@@ -415,6 +415,12 @@ async fn events_built_like_the_proxy_carry_no_raw_identifiers() {
             .len(),
         3
     );
+    // The same through the config, as `zaslon audit query` calls it.
+    let via_cfg = zaslon::audit::query::query(&cfg, &key, "10235", Window::default())
+        .await
+        .unwrap();
+    assert_eq!(via_cfg, accesses);
+    assert!(zaslon::audit::query::render(&via_cfg).contains("legal [legal override]"));
     let wrong_key = PseudonymKey::new(b"another key");
     assert!(
         query_files(

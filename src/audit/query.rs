@@ -204,6 +204,27 @@ pub async fn query_postgres(
     Ok(out)
 }
 
+/// `zaslon audit query`: the subject's accesses from the sink the config
+/// names (the file sink's files next to `path`, or the PostgreSQL table).
+pub async fn query(
+    cfg: &AuditConfig,
+    key: &PseudonymKey,
+    subject_id: &str,
+    window: Window,
+) -> Result<Vec<Access>, QueryError> {
+    let pseudonym = subject_pseudonym(key, subject_id);
+    match cfg.sink {
+        super::SinkKind::File => {
+            let files = super::file::chain_files(&cfg.path).map_err(|e| QueryError::Io {
+                file: cfg.path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            query_files(&files, &pseudonym, window)
+        }
+        super::SinkKind::Postgres => query_postgres(cfg, &pseudonym, window).await,
+    }
+}
+
 /// A plain table for the terminal.
 pub fn render(accesses: &[Access]) -> String {
     let mut s =

@@ -23,6 +23,19 @@ pub struct VerifyReport {
     pub last_hash: String,
 }
 
+impl std::fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.first_seq, self.last_seq) {
+            (Some(first), Some(last)) => write!(
+                f,
+                "ok: {} records, seq {first}..={last}, in {} files\nanchor (prev of seq {first}): {}\nlast hash: {}",
+                self.records, self.files, self.anchor, self.last_hash
+            ),
+            _ => write!(f, "ok: no records in {} files", self.files),
+        }
+    }
+}
+
 /// The first break in the chain. Lines are 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {

@@ -56,6 +56,10 @@ fn intact_chain_across_files_verifies() {
     assert_eq!((r.first_seq, r.last_seq), (Some(0), Some(11)));
     assert_eq!(r.anchor, GENESIS);
     assert_eq!(r.last_hash, line_hash(lines(&paths[2])[6].as_bytes()));
+    assert!(
+        r.to_string()
+            .starts_with("ok: 12 records, seq 0..=11, in 3 files")
+    );
     // A later file alone verifies, anchored at the earlier file's last hash.
     let tail = verify(&paths[2..]).unwrap();
     assert_eq!(tail.anchor, verify(&paths[..1]).unwrap().last_hash);
