@@ -95,6 +95,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn now_is_rfc3339_utc() {
+        let t = crate::audit::now_rfc3339();
+        let parsed =
+            time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                .unwrap();
+        assert_eq!(parsed.offset(), time::UtcOffset::UTC);
+        assert_eq!(t.len(), "2026-11-25T07:30:00.123456Z".len());
+    }
+
+    #[test]
     fn record_is_event_plus_chain_fields_and_hash_links() {
         let mut st = ChainState::default();
         let ev = AuditEvent {

@@ -62,6 +62,16 @@ pub struct AuditEvent {
     pub legal_override: bool,
 }
 
+/// The current time as the event's `time`: RFC 3339, UTC, microseconds.
+pub fn now_rfc3339() -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(fmt)
+        .unwrap_or_default()
+}
+
 impl AuditEvent {
     /// Fills `classes` from a redactor's statistics, omitting classes that
     /// were not seen.

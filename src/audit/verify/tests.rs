@@ -188,3 +188,30 @@ fn a_forged_genesis_is_named() {
         VerifyError::BadGenesis { line: 1, .. }
     ));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Any one changed byte in any record but the last breaks the chain:
+    /// the last record has no successor to vouch for it (docs/audit.md,
+    /// "what the chain proves").
+    #[test]
+    fn any_flipped_byte_before_the_last_record_is_caught(
+        line in 0usize..7,
+        pos in proptest::prelude::any::<proptest::sample::Index>(),
+        flip in 1u8..=255,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = write_chain(dir.path(), &[8]);
+        let mut bytes = std::fs::read(&paths[0]).unwrap();
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1))
+            .collect();
+        // A byte of the line's content (its newline excluded).
+        let (a, b) = (starts[line], starts[line + 1] - 1);
+        let at = a + pos.index(b - a);
+        bytes[at] ^= flip;
+        std::fs::write(&paths[0], &bytes).unwrap();
+        proptest::prop_assert!(verify(&paths).is_err());
+    }
+}
