@@ -106,9 +106,12 @@ impl AdminState {
         let Some(want) = self.token_digest else {
             return false;
         };
+        // The scheme name is case-insensitive (RFC 9110 section 11.1).
         let Some(given) = header
             .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "))
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
         else {
             return false;
         };

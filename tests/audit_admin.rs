@@ -27,7 +27,13 @@ async fn call(
 ) -> (u16, String) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let auth = auth
-        .map(|t| format!("authorization: Bearer {t}\r\n"))
+        .map(|t| {
+            if t.starts_with("Basic ") || t.starts_with("bearer ") {
+                format!("authorization: {t}\r\n")
+            } else {
+                format!("authorization: Bearer {t}\r\n")
+            }
+        })
         .unwrap_or_default();
     let req = format!(
         "{method} {path} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n{auth}content-length: {}\r\n\r\n{body}",
@@ -119,6 +125,18 @@ async fn health_readiness_and_token() {
     // Metrics need the token.
     assert_eq!(call(a, "GET", "/metrics", None, "").await.0, 401);
     assert_eq!(call(a, "GET", "/metrics", Some("wrong"), "").await.0, 401);
+    assert_eq!(
+        call(a, "GET", "/metrics", Some(&format!("Basic {TOKEN}")), "")
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        call(a, "GET", "/metrics", Some(&format!("bearer {TOKEN}")), "")
+            .await
+            .0,
+        200
+    );
     assert_eq!(
         call(a, "GET", "/metrics", Some(&format!("{TOKEN}x")), "")
             .await
