@@ -1,9 +1,11 @@
 //! zaslon: a privacy-enforcing reverse proxy for medical information systems.
 
+pub mod admin;
 pub mod audit;
 pub mod class;
 pub mod consent;
 pub mod detect;
+pub mod metrics;
 pub mod redact;
 pub mod rules;
 pub mod synth;

@@ -3,7 +3,25 @@
 //! Events never hold raw personal data: subjects are keyed pseudonyms and
 //! paths are route templates.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use crate::class::FieldClass;
+use crate::metrics::AuditMetrics;
+
+pub mod chain;
+pub mod config;
+pub mod file;
+pub mod postgres;
+pub mod query;
+mod queue;
+pub mod verify;
+
+pub use config::{AuditConfig, SinkKind};
+pub use file::FileSink;
+pub use postgres::PostgresSink;
+pub use queue::Durable;
+pub use verify::{VerifyError, VerifyReport, verify};
 
 /// Per field class, what happened to the values of one response.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -42,6 +60,16 @@ pub struct AuditEvent {
     pub duration_us: u64,
     pub rules_version: String,
     pub legal_override: bool,
+}
+
+/// The current time as the event's `time`: RFC 3339, UTC, microseconds.
+pub fn now_rfc3339() -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(fmt)
+        .unwrap_or_default()
 }
 
 impl AuditEvent {
@@ -101,4 +129,68 @@ impl AuditSink for MemorySink {
     fn ready(&self) -> bool {
         true
     }
+}
+
+/// Why a sink could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("audit directory {}: {source}", dir.display())]
+    Dir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("audit file {}: {message}", file.display())]
+    Resume { file: PathBuf, message: String },
+    #[error("cannot start the audit writer thread: {0}")]
+    Thread(std::io::Error),
+    #[error("audit config: {0}")]
+    Config(String),
+}
+
+/// Accepts every event, even when the inner sink refuses it (counted in
+/// `zaslon_audit_events_dropped_total`). Only built when the config says
+/// `fail_open = true`.
+pub struct FailOpen<S: ?Sized> {
+    inner: Arc<S>,
+    dropped: prometheus::IntCounter,
+}
+
+impl<S: AuditSink + ?Sized> FailOpen<S> {
+    pub fn new(inner: Arc<S>, metrics: &AuditMetrics) -> FailOpen<S> {
+        FailOpen {
+            inner,
+            dropped: metrics.events_dropped.clone(),
+        }
+    }
+}
+
+impl<S: AuditSink + ?Sized> AuditSink for FailOpen<S> {
+    fn submit(&self, event: AuditEvent) -> Result<(), AuditError> {
+        if self.inner.submit(event).is_err() {
+            self.dropped.inc();
+        }
+        Ok(())
+    }
+    fn ready(&self) -> bool {
+        true
+    }
+}
+
+/// The sink the config asks for, wrapped in [`FailOpen`] only when
+/// `fail_open = true`. Must be called inside a tokio runtime (the
+/// PostgreSQL writer is a task).
+pub fn open_sink(
+    cfg: &AuditConfig,
+    metrics: AuditMetrics,
+) -> Result<Arc<dyn AuditSink>, OpenError> {
+    cfg.validate().map_err(OpenError::Config)?;
+    let sink: Arc<dyn AuditSink> = match cfg.sink {
+        SinkKind::File => Arc::new(FileSink::open(cfg, metrics.clone())?),
+        SinkKind::Postgres => Arc::new(PostgresSink::open(cfg, metrics.clone())?),
+    };
+    Ok(if cfg.fail_open {
+        Arc::new(FailOpen::new(sink, &metrics))
+    } else {
+        sink
+    })
 }
