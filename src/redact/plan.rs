@@ -148,18 +148,28 @@ impl Plan {
 /// keys up to 16 bytes are the key itself; longer keys also keep their bytes.
 #[derive(Default)]
 pub struct KeyCache {
-    slots: Vec<Option<Slot>>,
+    /// Small slots, so the table stays in the first-level cache.
+    slots: Vec<Slot>,
+    entries: Vec<Entry>,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Copy, Default)]
 struct Slot {
     head: u64,
     tail: u64,
-    len: usize,
+    len: u32,
+    /// Index into `entries` plus one; 0 is an empty slot.
+    entry: u32,
+}
+
+struct Entry {
     long: Option<Box<[u8]>>,
     info: KeyInfo,
     fast: Fast,
 }
+
+/// Entries kept before the cache starts over (collisions orphan entries).
+const MAX_ENTRIES: usize = 4096;
 
 const KEY_SLOTS: usize = 1024;
 
@@ -192,7 +202,8 @@ fn head_tail(raw: &[u8]) -> (u64, u64) {
 impl KeyCache {
     pub fn new() -> Self {
         KeyCache {
-            slots: vec![None; KEY_SLOTS],
+            slots: vec![Slot::default(); KEY_SLOTS],
+            entries: Vec::new(),
         }
     }
 
@@ -207,29 +218,36 @@ impl KeyCache {
 
     pub fn get(&self, raw: &[u8]) -> Option<(KeyInfo, Fast)> {
         let (head, tail) = head_tail(raw);
-        let slot = self
-            .slots
-            .get(Self::index(head, tail, raw.len()))?
-            .as_ref()?;
-        let same = slot.len == raw.len()
-            && slot.head == head
-            && slot.tail == tail
-            && slot.long.as_deref().is_none_or(|l| l == raw);
-        same.then_some((slot.info, slot.fast))
+        let slot = self.slots.get(Self::index(head, tail, raw.len()))?;
+        if slot.len as usize != raw.len() || slot.head != head || slot.tail != tail {
+            return None;
+        }
+        let e = self.entries.get((slot.entry as usize).checked_sub(1)?)?;
+        e.long
+            .as_deref()
+            .is_none_or(|l| l == raw)
+            .then_some((e.info, e.fast))
     }
 
     pub fn put(&mut self, raw: &[u8], info: KeyInfo, fast: Fast) {
+        if self.entries.len() >= MAX_ENTRIES || raw.len() > u32::MAX as usize {
+            self.entries.clear();
+            self.slots.fill(Slot::default());
+        }
         let (head, tail) = head_tail(raw);
         let i = Self::index(head, tail, raw.len());
+        self.entries.push(Entry {
+            long: (raw.len() > 16).then(|| raw.into()),
+            info,
+            fast,
+        });
         if let Some(s) = self.slots.get_mut(i) {
-            *s = Some(Slot {
+            *s = Slot {
                 head,
                 tail,
-                len: raw.len(),
-                long: (raw.len() > 16).then(|| raw.into()),
-                info,
-                fast,
-            });
+                len: raw.len() as u32,
+                entry: self.entries.len() as u32,
+            };
         }
     }
 }
