@@ -121,10 +121,10 @@ fn house_number(text: &str, pos: usize) -> Option<usize> {
         _ => p,
     };
     let mut p = letter(digits(pos)?);
-    if matches!(b.get(p), Some(b'/') | Some(b'-')) {
-        if let Some(q) = digits(p + 1) {
-            p = letter(q);
-        }
+    if matches!(b.get(p), Some(b'/') | Some(b'-'))
+        && let Some(q) = digits(p + 1)
+    {
+        p = letter(q);
     }
     if b.get(p).is_some_and(u8::is_ascii_digit) {
         return None;
@@ -232,10 +232,10 @@ fn house_and_parts(text: &str, pos: usize, bare_number: bool) -> Option<usize> {
     if let Some(we) = word_at(text, p) {
         let mut buf = [0u8; 64];
         let w = folded(text, p, we, &mut buf);
-        if w == "д".as_bytes() || w == "дом".as_bytes() {
-            if let Some(h) = house_number(text, after_marker(text, we)) {
-                end = Some(h);
-            }
+        if (w == "д".as_bytes() || w == "дом".as_bytes())
+            && let Some(h) = house_number(text, after_marker(text, we))
+        {
+            end = Some(h);
         }
     } else if bare_number && b.get(p).is_some_and(u8::is_ascii_digit) {
         end = house_number(text, p);

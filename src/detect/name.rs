@@ -204,10 +204,10 @@ fn match_at(text: &str, pos: usize) -> Option<(usize, usize)> {
     }
     let next = one_space(text, w_end)?;
     // Surname and initials: `Иванов И.И.`
-    if let Some(end) = initials(text, next) {
-        if !char_at(text, end).is_some_and(is_letter) {
-            return Some((pos, end));
-        }
+    if let Some(end) = initials(text, next)
+        && !char_at(text, end).is_some_and(is_letter)
+    {
+        return Some((pos, end));
     }
     // Given name and patronymic.
     let p_end = cap_word(text, next)?;
@@ -227,13 +227,13 @@ fn match_at(text: &str, pos: usize) -> Option<(usize, usize)> {
         o_end
     };
     let mut start = pos;
-    match cap_word_before(text, pos).filter(|&s| usable_surname(&text[s..pos].trim_end())) {
+    match cap_word_before(text, pos).filter(|&s| usable_surname(text[s..pos].trim_end())) {
         Some(s) => start = s,
         None => {
-            if let Some(s) = one_space(text, end) {
-                if let Some(e) = cap_word(text, s).filter(|&e| usable_surname(&text[s..e])) {
-                    end = e;
-                }
+            if let Some(s) = one_space(text, end)
+                && let Some(e) = cap_word(text, s).filter(|&e| usable_surname(&text[s..e]))
+            {
+                end = e;
             }
         }
     }

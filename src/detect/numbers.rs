@@ -11,7 +11,20 @@ use super::{Detectors, Finding, birth_date, card, inn, passport, phone, snils};
 use crate::class::FieldClass;
 
 const SNILS_WORDS: &[&str] = &["снилс", "snils", "страхов"];
-const PHONE_WORDS: &[&str] = &["тел", "phone", "моб", "звон", "whatsapp", "telegram"];
+const PHONE_WORDS: &[&str] = &[
+    "тел",
+    "phone",
+    "моб",
+    "звон",
+    "перезвон",
+    "позвон",
+    "по номеру",
+    "whatsapp",
+    "telegram",
+    "viber",
+    "sms",
+    "смс",
+];
 
 /// One candidate at a group: its last group and classes in preference order.
 #[derive(Clone, Copy)]
@@ -110,17 +123,31 @@ fn best_at(c: &Cluster<'_>, gi: usize) -> Option<Candidate> {
         keep(&mut best, Candidate { last, classes });
     }
 
+    // A `+` before the number makes it an international phone number and
+    // nothing else.
+    if gi == 0 && c.plus.is_some() {
+        return best;
+    }
+
     if let Some(last) = snils::match_layout(c, gi).filter(|&l| c.can_end(l)) {
         let n = c.digits(gi, last, &mut buf);
         if snils::is_valid(&buf[..n]) {
             match phone_match {
-                // Same digits valid as both: the keyword decision replaces
-                // the phone candidate.
-                Some((pl, PhoneKind::Personal)) if pl == last => {
-                    best = Some(Candidate {
-                        last,
-                        classes: snils_or_phone(c.text, g[gi].start),
-                    });
+                // Same digits valid as both: the keyword decides, and the
+                // decision replaces the phone candidate.
+                Some((pl, kind)) if pl == last => {
+                    let phone_first = snils_or_phone(c.text, g[gi].start);
+                    let classes = match (phone_first, kind) {
+                        (true, PhoneKind::Personal) => {
+                            [Some(FieldClass::Phone), Some(FieldClass::Snils)]
+                        }
+                        (true, PhoneKind::TollFree) => [None, None],
+                        (false, PhoneKind::Personal) => {
+                            [Some(FieldClass::Snils), Some(FieldClass::Phone)]
+                        }
+                        (false, PhoneKind::TollFree) => [Some(FieldClass::Snils), None],
+                    };
+                    best = Some(Candidate { last, classes });
                 }
                 _ => keep(
                     &mut best,
@@ -166,30 +193,25 @@ fn best_at(c: &Cluster<'_>, gi: usize) -> Option<Candidate> {
         }
     }
 
-    if let Some(last) = passport::match_layout(c, gi).filter(|&l| c.can_end(l)) {
-        if best.is_none_or(|b| last > b.last) {
-            if let Some(class) = passport::context_class(c.text, g[gi].start) {
-                best = Some(Candidate {
-                    last,
-                    classes: [Some(class), None],
-                });
-            }
-        }
+    if let Some(last) = passport::match_layout(c, gi).filter(|&l| c.can_end(l))
+        && best.is_none_or(|b| last > b.last)
+        && let Some(class) = passport::context_class(c.text, g[gi].start)
+    {
+        best = Some(Candidate {
+            last,
+            classes: [Some(class), None],
+        });
     }
     best
 }
 
-/// A plain 11-digit number valid as both SNILS and phone: the nearest
-/// keyword decides, and SNILS is the default (a phone passes the SNILS
-/// checksum about once in a hundred, a SNILS looks like a phone far more
-/// often).
-fn snils_or_phone(text: &str, pos: usize) -> [Option<FieldClass>; 2] {
+/// A plain 11-digit number valid as both SNILS and phone: whether it is a
+/// phone, by the nearest keyword. SNILS is the default: a phone passes the
+/// SNILS checksum about once in a hundred, a SNILS looks like a phone far
+/// more often.
+fn snils_or_phone(text: &str, pos: usize) -> bool {
     let lb = LookBehind::new(text, pos, card::KEYWORD_CHARS);
     let snils = lb.last(SNILS_WORDS);
     let phone = lb.last(PHONE_WORDS);
-    if phone.is_some_and(|p| snils.is_none_or(|s| p > s)) {
-        [Some(FieldClass::Phone), Some(FieldClass::Snils)]
-    } else {
-        [Some(FieldClass::Snils), Some(FieldClass::Phone)]
-    }
+    phone.is_some_and(|p| snils.is_none_or(|s| p > s))
 }

@@ -90,10 +90,11 @@ pub(crate) fn match_at(c: &Cluster<'_>, gi: usize) -> Option<(usize, PhoneKind)>
     }
     // The same layout going on means a longer number, not a phone.
     let spaced = (gi + 1..=last).any(|k| g[k].sep == Sep::Space);
-    if let Some(next) = g.get(last + 1) {
-        if spaced && next.sep == Sep::Space {
-            return None;
-        }
+    if let Some(next) = g.get(last + 1)
+        && spaced
+        && next.sep == Sep::Space
+    {
+        return None;
     }
     if !c.can_end(last) {
         return None;

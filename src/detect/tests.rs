@@ -156,3 +156,38 @@ fn prefilter_flags() {
     assert_eq!(prefilter(b"a1"), HAS_DIGIT);
     assert_eq!(prefilter("x@Ж".as_bytes()), HAS_AT | HAS_CYRILLIC);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+    /// Any text, built from the characters the scanners look at: no panic,
+    /// findings sorted, disjoint, in bounds and on char boundaries.
+    #[test]
+    fn findings_are_well_formed(parts in proptest::collection::vec(proptest::sample::select(vec![
+        "0", "1", "7", "8", "9", "4509", "123456", "+7", " ", "  ", "-", "(", ")", ".", ",", ":",
+        "/", "№", "\u{a0}", "@", "mail.ru", "a", "Z", "_", "ул.", "д.", "кв.", "Иванов", "И.", "И",
+        "Петрович", "Анна", "г.р.", "паспорт", "полис", "карта", "адрес:", "мая", "2003", "11",
+        "\n", "оглы", "Ё", "ё", "рф", "т", "ж", "é",
+    ]), 0..40)) {
+        let text: String = parts.concat();
+        let mut out = Vec::new();
+        Detectors::new(ClassSet::ALL).scan(&text, &mut out);
+        for f in &out {
+            proptest::prop_assert!(f.start < f.end && f.end <= text.len());
+            proptest::prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+        }
+        for w in out.windows(2) {
+            proptest::prop_assert!(w[0].end <= w[1].start);
+        }
+    }
+
+    /// Arbitrary Unicode never panics a scanner.
+    #[test]
+    fn arbitrary_text_does_not_panic(text in "\\PC{0,200}") {
+        let mut out = Vec::new();
+        Detectors::new(ClassSet::ALL).scan(&text, &mut out);
+        for f in &out {
+            proptest::prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+        }
+    }
+}
