@@ -14,6 +14,8 @@ use super::text::{
     word_end,
 };
 use super::{FieldClass, Finding};
+use aho_corasick::{AhoCorasick, MatchKind};
+use std::sync::LazyLock;
 
 /// Street markers written with a dot or a hyphen (lower case, no dot).
 const ABBREV: &[&str] = &[
@@ -420,41 +422,111 @@ fn sentence_ends(text: &str, start: usize, dot: usize) -> bool {
     !abbreviation
 }
 
+/// Byte strings that start every marker and keyword (in the case forms
+/// prose uses). One automaton finds them all in a single pass; each hit
+/// that starts a word is then parsed.
+const ANCHORS: &[&str] = &[
+    "ул.",
+    "улиц",
+    "Ул.",
+    "Улиц",
+    "пр.",
+    "пр-",
+    "Пр-",
+    "просп",
+    "Просп",
+    "пер.",
+    "Пер.",
+    "переул",
+    "Переул",
+    "ш.",
+    "шоссе",
+    "Шоссе",
+    "наб.",
+    "Наб.",
+    "набережн",
+    "Набережн",
+    "пл.",
+    "Пл.",
+    "площад",
+    "Площад",
+    "мкр",
+    "Мкр",
+    "микрорайон",
+    "Микрорайон",
+    "б-р",
+    "Б-р",
+    "бул.",
+    "бульвар",
+    "Бульвар",
+    "туп.",
+    "тупик",
+    "аллея",
+    "тракт",
+    "проезд",
+    "Проезд",
+    "д.",
+    "дом ",
+    "адрес",
+    "Адрес",
+    "АДРЕС",
+    "прожива",
+    "Прожива",
+    "зарегистр",
+    "Зарегистр",
+];
+
+static AUTOMATON: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(ANCHORS)
+        .ok()
+});
+
+/// The address that starts at word `[s, e)`, if any.
+fn at_word(text: &str, s: usize, e: usize) -> Option<(usize, usize)> {
+    street_line(text, s, e)
+        .or_else(|| keyword_line(text, s, e))
+        .or_else(|| {
+            let mut buf = [0u8; 64];
+            let w = folded(text, s, e, &mut buf);
+            if w == "д".as_bytes() || w == "дом".as_bytes() {
+                house_only(text, s)
+            } else {
+                None
+            }
+        })
+        .filter(|(a, b)| b > a)
+}
+
 /// Appends every address in `text`.
 pub(crate) fn scan(text: &str, out: &mut Vec<Finding>) {
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i + 1 < b.len() {
-        // Every marker and keyword starts with a Cyrillic letter.
-        if !matches!(b[i], 0xD0 | 0xD1) {
-            i += 1;
+    let mut push = |(start, end): (usize, usize)| {
+        out.push(Finding {
+            start,
+            end,
+            class: FieldClass::Address,
+        });
+        end
+    };
+    let mut from = 0;
+    let Some(ac) = AUTOMATON.as_ref() else {
+        // No automaton (cannot happen with these patterns): every word.
+        while from < text.len() {
+            match word_at(text, from) {
+                Some(we) => from = at_word(text, from, we).map_or(we, &mut push),
+                None => from += char_at(text, from).map_or(1, char::len_utf8),
+            }
+        }
+        return;
+    };
+    for m in ac.find_iter(text) {
+        let s = m.start();
+        if s < from || char_before(text, s).is_some_and(is_letter) {
             continue;
         }
-        let Some(we) = word_at(text, i) else {
-            i += 2;
-            continue;
-        };
-        let found = street_line(text, i, we)
-            .or_else(|| keyword_line(text, i, we))
-            .or_else(|| {
-                let mut buf = [0u8; 64];
-                let w = folded(text, i, we, &mut buf);
-                if w == "д".as_bytes() || w == "дом".as_bytes() {
-                    house_only(text, i)
-                } else {
-                    None
-                }
-            });
-        match found {
-            Some((s, e)) if e > s => {
-                out.push(Finding {
-                    start: s,
-                    end: e,
-                    class: FieldClass::Address,
-                });
-                i = e.max(we);
-            }
-            _ => i = we,
+        if let Some(found) = at_word(text, s, word_end(text, s)) {
+            from = push(found);
         }
     }
 }

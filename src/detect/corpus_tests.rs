@@ -359,3 +359,65 @@ fn test_vectors_json() {
     }
     assert!(checked >= 200, "{checked}");
 }
+
+/// Scan throughput over every string value of the corpus documents
+/// (`$ZASLON_CORPUS_DIR`, else the samples):
+/// `cargo test --release --lib detect_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn detect_throughput() {
+    let dir = std::env::var("ZASLON_CORPUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| corpus_dir().join("samples"));
+    let mut strings = Vec::new();
+    for (doc, _, _) in sample_sets(&dir) {
+        let raw = std::fs::read_to_string(doc).unwrap();
+        for v in serde_json::Deserializer::from_str(&raw).into_iter::<Value>() {
+            let mut m = BTreeMap::new();
+            collect_strings(&v.unwrap(), String::new(), &mut m);
+            strings.extend(m.into_values());
+        }
+    }
+    let long: Vec<&String> = strings.iter().filter(|s| s.len() > 200).collect();
+    let plain: Vec<String> = strings
+        .iter()
+        .map(|s| {
+            s.chars()
+                .filter(|c| c.is_ascii_alphabetic() || *c == ' ')
+                .collect()
+        })
+        .collect();
+    let only = std::env::var("ZASLON_CLASSES").ok();
+    let classes: ClassSet = match &only {
+        Some(list) => list.split(',').filter_map(|c| c.parse().ok()).collect(),
+        None => ClassSet::ALL,
+    };
+    let d = Detectors::new(classes);
+    let mut out = Vec::new();
+    let mut measure = |name: &str, set: &[&str]| {
+        let bytes: usize = set.iter().map(|s| s.len()).sum();
+        let rounds = (200_000_000 / bytes.max(1)).max(1);
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for _ in 0..rounds {
+            for s in set {
+                out.clear();
+                d.scan(s, &mut out);
+                n += out.len();
+            }
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "{name}: {} strings, {:.1} MB x {rounds}: {:.0} MB/s ({n} findings)",
+            set.len(),
+            bytes as f64 / 1e6,
+            (bytes * rounds) as f64 / 1e6 / secs
+        );
+    };
+    let all: Vec<&str> = strings.iter().map(String::as_str).collect();
+    measure("all string values", &all);
+    let long: Vec<&str> = long.iter().map(|s| s.as_str()).collect();
+    measure("free text (> 200 bytes)", &long);
+    let plain: Vec<&str> = plain.iter().map(String::as_str).collect();
+    measure("ASCII letters only (prefilter)", &plain);
+}

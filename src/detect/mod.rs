@@ -122,7 +122,8 @@ impl Detectors {
             if self.on(FieldClass::FullName) {
                 name::scan(text, out);
             }
-            if self.on(FieldClass::Address) {
+            // An address worth reporting has a house number.
+            if self.on(FieldClass::Address) && flags & HAS_DIGIT != 0 {
                 address::scan(text, out);
             }
         }

@@ -10,7 +10,9 @@
 //! small letters (`ГУ МВД` is not one). Role words that stand before names
 //! (Пациент, Врач, …) are never taken for a surname.
 
-use super::text::{char_at, char_before, is_cyr_lower, is_cyr_upper, is_letter, word_end};
+use super::text::{
+    char_at, char_before, is_cyr_lower, is_cyr_upper, is_letter, next_capital, word_end,
+};
 use super::{FieldClass, Finding};
 
 /// Capitalised words that precede names but are not surnames.
@@ -244,13 +246,8 @@ fn match_at(text: &str, pos: usize) -> Option<(usize, usize)> {
 pub(crate) fn scan(text: &str, out: &mut Vec<Finding>) {
     let b = text.as_bytes();
     let mut i = 0;
-    while i + 1 < b.len() {
-        // A Cyrillic capital is 0xD0 0x90..=0xAF, or Ё (0xD0 0x81).
-        let capital = b[i] == 0xD0 && matches!(b[i + 1], 0x90..=0xAF | 0x81);
-        if !capital {
-            i += 1;
-            continue;
-        }
+    while let Some(p) = next_capital(b, i) {
+        i = p;
         match match_at(text, i) {
             Some((start, end)) => {
                 out.push(Finding {

@@ -6,7 +6,7 @@
 
 use super::digits::{Cluster, Sep, start_ok};
 use super::phone::PhoneKind;
-use super::text::LookBehind;
+use super::text::{LookBehind, next_digit};
 use super::{Detectors, Finding, birth_date, card, inn, passport, phone, snils};
 use crate::class::FieldClass;
 
@@ -39,11 +39,8 @@ struct Candidate {
 pub(crate) fn scan(d: &Detectors, text: &str, out: &mut Vec<Finding>) {
     let b = text.as_bytes();
     let mut i = 0;
-    while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
+    while let Some(p) = next_digit(b, i) {
+        i = p;
         let plus = (i > 0 && b[i - 1] == b'+').then(|| i - 1);
         let start = plus.unwrap_or(i);
         if !start_ok(text, start) {

@@ -53,6 +53,46 @@ pub(crate) fn back_chars(text: &str, pos: usize, n: usize) -> usize {
     i
 }
 
+/// The first ASCII digit at or after `from`. Skips 16 bytes at a time with
+/// a branch-free test the compiler vectorises.
+pub(crate) fn next_digit(b: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(chunk) = b.get(from..from + 16) {
+        let any = chunk
+            .iter()
+            .fold(0u8, |acc, &x| acc | u8::from(x.wrapping_sub(b'0') < 10));
+        if any != 0 {
+            break;
+        }
+        from += 16;
+    }
+    b.get(from..)?
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|p| from + p)
+}
+
+/// Whether `a b` are the two bytes of a Cyrillic capital (А..Я, Ё).
+fn capital_pair(a: u8, b: u8) -> bool {
+    a == 0xD0 && (b.wrapping_sub(0x90) < 0x20 || b == 0x81)
+}
+
+/// The first Cyrillic capital letter at or after `from`, 16 bytes at a time.
+pub(crate) fn next_capital(b: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(w) = b.get(from..from + 17) {
+        let any = w
+            .windows(2)
+            .fold(0u8, |acc, p| acc | u8::from(capital_pair(p[0], p[1])));
+        if any != 0 {
+            break;
+        }
+        from += 16;
+    }
+    b.get(from..)?
+        .windows(2)
+        .position(|p| capital_pair(p[0], p[1]))
+        .map(|p| from + p)
+}
+
 /// Largest window a keyword look-behind folds, in bytes.
 const WINDOW_BYTES: usize = 192;
 
@@ -115,8 +155,12 @@ impl LookBehind {
         keywords
             .iter()
             .filter_map(|k| {
-                memchr::memmem::rfind_iter(hay, k.as_bytes())
-                    .find(|&p| !letter_ends_at(hay, p))
+                // Windows are short: a plain search beats building a searcher.
+                let k = k.as_bytes();
+                let last = hay.len().checked_sub(k.len())?;
+                (0..=last)
+                    .rev()
+                    .find(|&p| hay[p] == k[0] && hay[p..].starts_with(k) && !letter_ends_at(hay, p))
                     .map(|p| p + k.len())
             })
             .max()
@@ -163,23 +207,29 @@ pub(crate) fn skip_spaces(text: &str, mut pos: usize) -> usize {
     }
 }
 
+/// Whether a letter (ASCII, or the Cyrillic block U+0400..U+04FF) starts at
+/// byte `i`; returns its length.
+fn letter_len(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        x if x.is_ascii_alphabetic() => Some(1),
+        0xD0..=0xD3 if b.get(i + 1).is_some_and(|c| c & 0xC0 == 0x80) => Some(2),
+        _ => None,
+    }
+}
+
 /// End of the run of letters (and inner hyphens) that starts at `pos`.
 pub(crate) fn word_end(text: &str, pos: usize) -> usize {
-    let mut end = pos;
-    let mut it = text[pos..].char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        if is_letter(c) {
-            end = pos + i + c.len_utf8();
-        } else if c == '-' {
-            match it.peek() {
-                Some((_, n)) if is_letter(*n) => {}
-                _ => break,
-            }
+    let b = text.as_bytes();
+    let mut i = pos;
+    loop {
+        if let Some(n) = letter_len(b, i) {
+            i += n;
+        } else if i > pos && b.get(i) == Some(&b'-') && letter_len(b, i + 1).is_some() {
+            i += 1;
         } else {
-            break;
+            return i;
         }
     }
-    end
 }
 
 #[cfg(test)]
@@ -209,6 +259,21 @@ mod tests {
         let s = "абв12";
         assert_eq!(back_chars(s, s.len(), 3), "аб".len());
         assert_eq!(back_chars(s, s.len(), 100), 0);
+    }
+
+    #[test]
+    fn chunked_finders() {
+        let s = "abcdefghijklmnopqrstuvwxyz тест 7";
+        assert_eq!(next_digit(s.as_bytes(), 0), Some(s.len() - 1));
+        assert_eq!(next_digit(b"abc", 0), None);
+        let s = "строчные буквы без заглавных, и вот: Ёж";
+        assert_eq!(next_capital(s.as_bytes(), 0), s.find('Ё'));
+        assert_eq!(
+            next_capital("нет заглавных совсем, ничего".as_bytes(), 0),
+            None
+        );
+        let s = "ЯЯ";
+        assert_eq!(next_capital(s.as_bytes(), 1), Some(2));
     }
 
     #[test]
