@@ -7,15 +7,16 @@
 //! - the whole line after `по адресу:`, `адрес:` or `проживает`, up to the
 //!   end of the sentence, when it holds a digit or a street marker.
 //!
-//! A city, region or postcode alone is not reported.
+//! A city, region or postcode alone is not reported, nor is a street without
+//! a house number. The scan visits only dots, hyphens and colons (every
+//! abbreviated marker, `д.`, `кв.` and `адрес:` has one), so a line written
+//! entirely in full words (`улица Ленина дом 5`) is not found.
 
 use super::text::{
     char_at, char_before, fold_lower, is_cyr_upper, is_letter, skip_spaces, starts_with_folded,
     word_end,
 };
 use super::{FieldClass, Finding};
-use aho_corasick::{AhoCorasick, MatchKind};
-use std::sync::LazyLock;
 
 /// Street markers written with a dot or a hyphen (lower case, no dot).
 const ABBREV: &[&str] = &[
@@ -422,113 +423,100 @@ fn sentence_ends(text: &str, start: usize, dot: usize) -> bool {
     !abbreviation
 }
 
-/// Byte strings that start every marker and keyword (in the case forms
-/// prose uses). One automaton finds them all in a single pass; each hit
-/// that starts a word is then parsed.
-const ANCHORS: &[&str] = &[
-    "ул.",
-    "улиц",
-    "Ул.",
-    "Улиц",
-    "пр.",
-    "пр-",
-    "Пр-",
-    "просп",
-    "Просп",
-    "пер.",
-    "Пер.",
-    "переул",
-    "Переул",
-    "ш.",
-    "шоссе",
-    "Шоссе",
-    "наб.",
-    "Наб.",
-    "набережн",
-    "Набережн",
-    "пл.",
-    "Пл.",
-    "площад",
-    "Площад",
-    "мкр",
-    "Мкр",
-    "микрорайон",
-    "Микрорайон",
-    "б-р",
-    "Б-р",
-    "бул.",
-    "бульвар",
-    "Бульвар",
-    "туп.",
-    "тупик",
-    "аллея",
-    "тракт",
-    "проезд",
-    "Проезд",
-    "д.",
-    "дом ",
-    "адрес",
-    "Адрес",
-    "АДРЕС",
-    "прожива",
-    "Прожива",
-    "зарегистр",
-    "Зарегистр",
-];
-
-static AUTOMATON: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
-    AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(ANCHORS)
-        .ok()
-});
-
 /// The address that starts at word `[s, e)`, if any.
 fn at_word(text: &str, s: usize, e: usize) -> Option<(usize, usize)> {
     street_line(text, s, e)
         .or_else(|| keyword_line(text, s, e))
-        .or_else(|| {
-            let mut buf = [0u8; 64];
-            let w = folded(text, s, e, &mut buf);
-            if w == "д".as_bytes() || w == "дом".as_bytes() {
-                house_only(text, s)
-            } else {
-                None
-            }
-        })
         .filter(|(a, b)| b > a)
 }
 
-/// Appends every address in `text`.
-pub(crate) fn scan(text: &str, out: &mut Vec<Finding>) {
-    let mut push = |(start, end): (usize, usize)| {
-        out.push(Finding {
-            start,
-            end,
-            class: FieldClass::Address,
-        });
-        end
-    };
-    let mut from = 0;
-    let Some(ac) = AUTOMATON.as_ref() else {
-        // No automaton (cannot happen with these patterns): every word.
-        while from < text.len() {
-            match word_at(text, from) {
-                Some(we) => from = at_word(text, from, we).map_or(we, &mut push),
-                None => from += char_at(text, from).map_or(1, char::len_utf8),
-            }
-        }
-        return;
-    };
-    for m in ac.find_iter(text) {
-        let s = m.start();
-        if s < from || char_before(text, s).is_some_and(is_letter) {
-            continue;
-        }
-        if let Some(found) = at_word(text, s, word_end(text, s)) {
-            from = push(found);
+/// Start of the word of letters that ends at `end` (at most 24 bytes back).
+fn word_start_before(text: &str, end: usize) -> Option<usize> {
+    let mut s = end;
+    while let Some(c) = char_before(text, s).filter(|c| is_letter(*c)) {
+        s -= c.len_utf8();
+        if end - s > 24 {
+            return None;
         }
     }
+    (s < end && !char_before(text, s).is_some_and(is_letter)).then_some(s)
+}
+
+/// A street line that ends with the house marker word at `house` (`д.`,
+/// `дом`): the street marker is found among the few words before it.
+fn street_before_house(text: &str, house: usize) -> Option<(usize, usize)> {
+    let limit = house.saturating_sub(80);
+    let mut p = house;
+    while p > limit {
+        let c = char_before(text, p)?;
+        p -= c.len_utf8();
+        if is_letter(c) && !char_before(text, p).is_some_and(is_letter) {
+            let we = word_end(text, p);
+            if let Some(found) = street_line(text, p, we).filter(|(_, e)| *e > house) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// Appends every address in `text`. Every street line has a dot, a hyphen
+/// or a colon near its start (`ул.`, `пр-т`, `д.`, `адрес:`), so the scan
+/// visits only those bytes (memchr3) and parses the words around them.
+pub(crate) fn scan(text: &str, out: &mut Vec<Finding>) {
+    let mut from = 0;
+    for p in memchr::memchr3_iter(b'.', b'-', b':', text.as_bytes()) {
+        if p < from {
+            continue;
+        }
+        let found = match text.as_bytes()[p] {
+            b':' => colon_keyword(text, p),
+            _ => {
+                let Some(ws) = word_start_before(text, p) else {
+                    continue;
+                };
+                let we = word_end(text, ws);
+                let mut buf = [0u8; 64];
+                let w = folded(text, ws, we, &mut buf);
+                if w == "д".as_bytes() || w == "дом".as_bytes() {
+                    street_before_house(text, ws).or_else(|| house_only(text, ws))
+                } else if is_in(w, PARTS) {
+                    street_before_house(text, ws)
+                } else {
+                    at_word(text, ws, we)
+                }
+            }
+        };
+        if let Some((start, end)) = found.filter(|(s, e)| e > s && *e > from) {
+            let start = start.max(from);
+            out.push(Finding {
+                start,
+                end,
+                class: FieldClass::Address,
+            });
+            from = end;
+        }
+    }
+}
+
+/// `адрес:`, `по адресу:`, `Адрес регистрации:` ending at the colon at `p`.
+fn colon_keyword(text: &str, p: usize) -> Option<(usize, usize)> {
+    let limit = p.saturating_sub(60);
+    let mut q = p;
+    while q > limit {
+        let c = char_before(text, q)?;
+        if !(is_letter(c) || c == ' ') {
+            return None;
+        }
+        q -= c.len_utf8();
+        if is_letter(c) && !char_before(text, q).is_some_and(is_letter) {
+            let we = word_end(text, q);
+            if let Some(found) = keyword_line(text, q, we) {
+                return Some(found);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -547,7 +535,7 @@ mod tests {
             "ул. Академика Бардина, д. 97/2, кв. 385",
         ),
         ("живёт на пр-т Ленина 5-12 давно", "пр-т Ленина 5-12"),
-        ("улица Ленина, дом 5", "улица Ленина, дом 5"),
+        ("улица Ленина, дом 5, кв. 3", "улица Ленина, дом 5, кв. 3"),
         (
             "Ленинский проспект, д. 3, корп. 2, кв. 7",
             "Ленинский проспект, д. 3, корп. 2, кв. 7",

@@ -131,7 +131,13 @@ fn cap_word(text: &str, pos: usize) -> Option<usize> {
 }
 
 fn is_patronymic(word: &str) -> bool {
-    word.chars().count() >= 5 && PATRONYMIC_ENDINGS.iter().any(|e| word.ends_with(e))
+    // Every ending holds «ич» or «вн» within the last five letters.
+    let b = word.as_bytes();
+    let tail = &b[b.len().saturating_sub(10)..];
+    let hint = tail
+        .windows(4)
+        .any(|w| w == "ич".as_bytes() || w == "вн".as_bytes());
+    hint && word.chars().count() >= 5 && PATRONYMIC_ENDINGS.iter().any(|e| word.ends_with(e))
 }
 
 fn usable_surname(word: &str) -> bool {
@@ -201,15 +207,12 @@ fn match_at(text: &str, pos: usize) -> Option<(usize, usize)> {
     }
     let w_end = cap_word(text, pos)?;
     let w = &text[pos..w_end];
-    if !usable_surname(w) {
-        return None;
-    }
     let next = one_space(text, w_end)?;
     // Surname and initials: `Иванов И.И.`
     if let Some(end) = initials(text, next)
         && !char_at(text, end).is_some_and(is_letter)
     {
-        return Some((pos, end));
+        return usable_surname(w).then_some((pos, end));
     }
     // Given name and patronymic.
     let p_end = cap_word(text, next)?;
@@ -228,6 +231,9 @@ fn match_at(text: &str, pos: usize) -> Option<(usize, usize)> {
         }
         o_end
     };
+    if !usable_surname(w) {
+        return None;
+    }
     let mut start = pos;
     match cap_word_before(text, pos).filter(|&s| usable_surname(text[s..pos].trim_end())) {
         Some(s) => start = s,
@@ -257,7 +263,8 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Finding>) {
                 });
                 i = end;
             }
-            None => i += 2,
+            // Not a name here: go on after this word (`СНИЛС` is one visit).
+            None => i = word_end(text, i).max(i + 2),
         }
     }
 }

@@ -79,9 +79,10 @@ fn capital_pair(a: u8, b: u8) -> bool {
 /// The first Cyrillic capital letter at or after `from`, 16 bytes at a time.
 pub(crate) fn next_capital(b: &[u8], mut from: usize) -> Option<usize> {
     while let Some(w) = b.get(from..from + 17) {
-        let any = w
-            .windows(2)
-            .fold(0u8, |acc, p| acc | u8::from(capital_pair(p[0], p[1])));
+        let any = w[..16]
+            .iter()
+            .zip(&w[1..])
+            .fold(0u8, |acc, (&x, &y)| acc | u8::from(capital_pair(x, y)));
         if any != 0 {
             break;
         }
