@@ -4,7 +4,7 @@
 //! `born`. Other dates (visits, issue dates, timestamps) are health or
 //! bookkeeping data, not identifiers, and are left to the key rules.
 
-use super::text::{LookBehind, skip_spaces, starts_with_folded};
+use super::text::{LookBehind, fold_lower, skip_spaces, starts_with_folded};
 
 const MONTHS: [&str; 12] = [
     "января",
@@ -71,12 +71,14 @@ pub(crate) fn match_date(text: &str, pos: usize) -> Option<usize> {
             let (year, k) = digits_at(b, j + 1, 4, 4)?;
             valid(first, month, year).then_some(k)
         }
-        (1 | 2, Some(b' ')) => {
+        (1 | 2, Some(b' ')) if matches!(b.get(i + 1), Some(0xD0 | 0xD1)) => {
             let j = i + 1;
+            let mut buf = [0u8; 16];
+            let n = fold_lower(&b[j..(j + 16).min(b.len())], &mut buf);
             let (m, name) = MONTHS
                 .iter()
                 .enumerate()
-                .find(|(_, m)| starts_with_folded(text, j, m))?;
+                .find(|(_, m)| buf[..n].starts_with(m.as_bytes()))?;
             let j = j + name.len();
             (b.get(j) == Some(&b' ')).then_some(())?;
             let (year, k) = digits_at(b, j + 1, 4, 4)?;

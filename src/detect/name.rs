@@ -108,26 +108,42 @@ const PATRONYMIC_ENDINGS: &[&str] = &[
 ];
 
 /// A capitalised Cyrillic word at `pos` (upper first, then small letters,
-/// inner hyphens allowed): its end.
+/// inner hyphens allowed, each part capitalised or small): its end. Works on
+/// bytes: capitals are D0 90..AF and D0 81, small letters D0 B0..BF,
+/// D1 80..8F and D1 91.
 fn cap_word(text: &str, pos: usize) -> Option<usize> {
-    let first = char_at(text, pos)?;
-    if !is_cyr_upper(first) || char_before(text, pos).is_some_and(is_letter) {
+    let b = text.as_bytes();
+    let capital = |i: usize| {
+        b.get(i) == Some(&0xD0)
+            && b.get(i + 1)
+                .is_some_and(|&c| (0x90..=0xAF).contains(&c) || c == 0x81)
+    };
+    let small = |i: usize| match (b.get(i), b.get(i + 1)) {
+        (Some(0xD0), Some(&c)) => (0xB0..=0xBF).contains(&c),
+        (Some(0xD1), Some(&c)) => (0x80..=0x8F).contains(&c) || c == 0x91,
+        _ => false,
+    };
+    if !capital(pos) || char_before(text, pos).is_some_and(is_letter) {
         return None;
     }
-    let end = word_end(text, pos);
-    let word = &text[pos..end];
-    let mut prev_hyphen = true;
-    let mut letters = 0;
-    for c in word.chars() {
-        match c {
-            '-' => prev_hyphen = true,
-            c if prev_hyphen && is_cyr_upper(c) => prev_hyphen = false,
-            c if is_cyr_lower(c) => prev_hyphen = false,
-            _ => return None,
+    let mut i = pos + 2;
+    let mut letters = 1;
+    loop {
+        if small(i) {
+            i += 2;
+            letters += 1;
+        } else if b.get(i) == Some(&b'-') && (small(i + 1) || capital(i + 1)) && letters > 1 {
+            i += 3;
+            letters += 1;
+        } else {
+            break;
         }
-        letters += 1;
     }
-    (letters >= 2 && !prev_hyphen).then_some(end)
+    // A word glued to other letters (Latin, other scripts, a capital) is not one.
+    if letters < 2 || char_at(text, i).is_some_and(is_letter) {
+        return None;
+    }
+    Some(i)
 }
 
 fn is_patronymic(word: &str) -> bool {

@@ -159,10 +159,20 @@ impl LookBehind {
                 // Windows are short: a plain search beats building a searcher.
                 let k = k.as_bytes();
                 let last = hay.len().checked_sub(k.len())?;
-                (0..=last)
-                    .rev()
-                    .find(|&p| hay[p] == k[0] && hay[p..].starts_with(k) && !letter_ends_at(hay, p))
-                    .map(|p| p + k.len())
+                // The last byte of a keyword is rarer than its first (UTF-8
+                // lead bytes repeat): find it with memrchr, then compare.
+                let tail = *k.last()?;
+                let mut end = hay.len();
+                while let Some(q) = memchr::memrchr(tail, &hay[..end]) {
+                    end = q;
+                    let Some(p) = (q + 1).checked_sub(k.len()) else {
+                        break;
+                    };
+                    if p <= last && hay[p..].starts_with(k) && !letter_ends_at(hay, p) {
+                        return Some(p + k.len());
+                    }
+                }
+                None
             })
             .max()
     }
