@@ -423,13 +423,6 @@ fn sentence_ends(text: &str, start: usize, dot: usize) -> bool {
     !abbreviation
 }
 
-/// The address that starts at word `[s, e)`, if any.
-fn at_word(text: &str, s: usize, e: usize) -> Option<(usize, usize)> {
-    street_line(text, s, e)
-        .or_else(|| keyword_line(text, s, e))
-        .filter(|(a, b)| b > a)
-}
-
 /// Start of the word of letters that ends at `end` (at most 24 bytes back).
 fn word_start_before(text: &str, end: usize) -> Option<usize> {
     let mut s = end;
@@ -476,14 +469,20 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Finding>) {
                     continue;
                 };
                 let we = word_end(text, ws);
+                // Markers and house words are short: `просп`, `пр-кт`, `корп`.
+                if we - ws > 12 {
+                    continue;
+                }
                 let mut buf = [0u8; 64];
                 let w = folded(text, ws, we, &mut buf);
                 if w == "д".as_bytes() || w == "дом".as_bytes() {
                     street_before_house(text, ws).or_else(|| house_only(text, ws))
                 } else if is_in(w, PARTS) {
                     street_before_house(text, ws)
+                } else if is_in(w, ABBREV) {
+                    street_line(text, ws, we)
                 } else {
-                    at_word(text, ws, we)
+                    None
                 }
             }
         };

@@ -10,9 +10,7 @@
 //! small letters (`ГУ МВД` is not one). Role words that stand before names
 //! (Пациент, Врач, …) are never taken for a surname.
 
-use super::text::{
-    char_at, char_before, is_cyr_lower, is_cyr_upper, is_letter, next_capital, word_end,
-};
+use super::text::{char_at, char_before, is_cyr_upper, is_letter, next_capital, word_end};
 use super::{FieldClass, Finding};
 
 /// Capitalised words that precede names but are not surnames.

@@ -79,10 +79,20 @@ fn capital_pair(a: u8, b: u8) -> bool {
 /// The first Cyrillic capital letter at or after `from`, 16 bytes at a time.
 pub(crate) fn next_capital(b: &[u8], mut from: usize) -> Option<usize> {
     while let Some(w) = b.get(from..from + 17) {
-        let any = w[..16]
-            .iter()
-            .zip(&w[1..])
-            .fold(0u8, |acc, (&x, &y)| acc | u8::from(capital_pair(x, y)));
+        // Fixed-size arrays and `&`/`|` instead of `&&`/`||`: no branches,
+        // so the compiler turns the loop into vector compares.
+        let (Ok(x), Ok(y)) = (
+            <[u8; 16]>::try_from(&w[..16]),
+            <[u8; 16]>::try_from(&w[1..]),
+        ) else {
+            break;
+        };
+        let mut any = 0u8;
+        for j in 0..16 {
+            let lead = u8::from(x[j] == 0xD0);
+            let upper = u8::from(y[j].wrapping_sub(0x90) < 0x20) | u8::from(y[j] == 0x81);
+            any |= lead & upper;
+        }
         if any != 0 {
             break;
         }
