@@ -498,24 +498,25 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Finding>) {
     }
 }
 
-/// `адрес:`, `по адресу:`, `Адрес регистрации:` ending at the colon at `p`.
+/// `адрес:`, `по адресу:`, `Адрес регистрации:` ending at the colon at `p`:
+/// the label before the colon (letters and spaces) must hold «адрес».
 fn colon_keyword(text: &str, p: usize) -> Option<(usize, usize)> {
     let limit = p.saturating_sub(60);
     let mut q = p;
     while q > limit {
-        let c = char_before(text, q)?;
-        if !(is_letter(c) || c == ' ') {
-            return None;
-        }
-        q -= c.len_utf8();
-        if is_letter(c) && !char_before(text, q).is_some_and(is_letter) {
-            let we = word_end(text, q);
-            if let Some(found) = keyword_line(text, q, we) {
-                return Some(found);
-            }
+        match char_before(text, q) {
+            Some(c) if is_letter(c) || c == ' ' => q -= c.len_utf8(),
+            _ => break,
         }
     }
-    None
+    let mut buf = [0u8; 64];
+    let label = folded(text, q, p, &mut buf);
+    let at = memchr::memmem::find(label, "адрес".as_bytes())?;
+    let s = q + at;
+    if char_before(text, s).is_some_and(is_letter) {
+        return None;
+    }
+    keyword_line(text, s, word_end(text, s))
 }
 
 #[cfg(test)]
