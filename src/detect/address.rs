@@ -511,7 +511,8 @@ fn colon_keyword(text: &str, p: usize) -> Option<(usize, usize)> {
     }
     let mut buf = [0u8; 64];
     let label = folded(text, q, p, &mut buf);
-    let at = memchr::memmem::find(label, "адрес".as_bytes())?;
+    let key = "адрес".as_bytes();
+    let at = label.windows(key.len()).position(|w| w == key)?;
     let s = q + at;
     if char_before(text, s).is_some_and(is_letter) {
         return None;

@@ -50,7 +50,7 @@ pub struct Detectors {
 }
 
 /// Classes found in digit clusters.
-const NUMBER_CLASSES: [FieldClass; 8] = [
+const NUMBER_CLASSES: [FieldClass; 7] = [
     FieldClass::Snils,
     FieldClass::OmsPolicy,
     FieldClass::Phone,
@@ -58,7 +58,6 @@ const NUMBER_CLASSES: [FieldClass; 8] = [
     FieldClass::Inn,
     FieldClass::Passport,
     FieldClass::BirthDate,
-    FieldClass::Address,
 ];
 
 /// Strings shorter than this are prefiltered in one pass.
