@@ -82,7 +82,7 @@ fn prefilter(b: &[u8]) -> u8 {
             break;
         }
     }
-    u8::from(digit) * HAS_DIGIT | u8::from(at) * HAS_AT | u8::from(cyr) * HAS_CYRILLIC
+    (u8::from(digit) * HAS_DIGIT) | (u8::from(at) * HAS_AT) | (u8::from(cyr) * HAS_CYRILLIC)
 }
 
 impl Detectors {
