@@ -67,22 +67,25 @@ const HAS_DIGIT: u8 = 1;
 const HAS_AT: u8 = 2;
 const HAS_CYRILLIC: u8 = 4;
 
-/// What kinds of bytes `b` holds: one pass, no branches per byte (the
-/// compiler vectorises it), stopping early once everything is seen.
-fn prefilter(b: &[u8]) -> u8 {
-    let (mut digit, mut at, mut cyr) = (false, false, false);
-    for chunk in b.chunks(64) {
-        // Three independent OR-reductions: each compiles to vector compares.
-        digit |= chunk
-            .iter()
-            .fold(false, |a, &x| a | (x.wrapping_sub(b'0') < 10));
-        at |= chunk.iter().fold(false, |a, &x| a | (x == b'@'));
-        cyr |= chunk.iter().fold(false, |a, &x| a | (x & 0xFE == 0xD0));
-        if digit && at && cyr {
-            break;
-        }
+/// The prefilter flag of every byte value.
+const BYTE_FLAGS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = HAS_DIGIT;
+        d += 1;
     }
-    (u8::from(digit) * HAS_DIGIT) | (u8::from(at) * HAS_AT) | (u8::from(cyr) * HAS_CYRILLIC)
+    t[b'@' as usize] = HAS_AT;
+    // Lead bytes of Cyrillic letters А..п and р..я, Ё, ё.
+    t[0xD0] = HAS_CYRILLIC;
+    t[0xD1] = HAS_CYRILLIC;
+    t
+};
+
+/// What kinds of bytes a short string holds: one table lookup per byte.
+fn prefilter(b: &[u8]) -> u8 {
+    b.iter()
+        .fold(0u8, |acc, &x| acc | BYTE_FLAGS[usize::from(x)])
 }
 
 impl Detectors {
