@@ -10,7 +10,10 @@
 //! small letters (`ГУ МВД` is not one). Role words that stand before names
 //! (Пациент, Врач, …) are never taken for a surname.
 
-use super::text::{char_at, char_before, is_cyr_upper, is_letter, next_capital, word_end};
+use super::text::{
+    char_at, char_before, is_cyr_upper, is_letter, letter_before, letter_len, next_capital,
+    word_end,
+};
 use super::{FieldClass, Finding};
 
 /// Capitalised words that precede names but are not surnames (a `match`
@@ -124,7 +127,7 @@ fn cap_word(text: &str, pos: usize) -> Option<usize> {
         (Some(0xD1), Some(&c)) => (0x80..=0x8F).contains(&c) || c == 0x91,
         _ => false,
     };
-    if !capital(pos) || char_before(text, pos).is_some_and(is_letter) {
+    if !capital(pos) || letter_before(b, pos) {
         return None;
     }
     let mut i = pos + 2;
@@ -141,7 +144,7 @@ fn cap_word(text: &str, pos: usize) -> Option<usize> {
         }
     }
     // A word glued to other letters (Latin, other scripts, a capital) is not one.
-    if letters < 2 || char_at(text, i).is_some_and(is_letter) {
+    if letters < 2 || letter_len(b, i).is_some() {
         return None;
     }
     Some(i)

@@ -228,9 +228,19 @@ pub(crate) fn skip_spaces(text: &str, mut pos: usize) -> usize {
     }
 }
 
+/// Whether a letter (ASCII or Cyrillic) ends just before byte `i`: the
+/// byte-level form of `char_before(..).is_some_and(is_letter)`.
+pub(crate) fn letter_before(b: &[u8], i: usize) -> bool {
+    match i.checked_sub(1).map(|j| b[j]) {
+        Some(x) if x.is_ascii_alphabetic() => true,
+        Some(x) if x & 0xC0 == 0x80 => i >= 2 && matches!(b[i - 2], 0xD0..=0xD3),
+        _ => false,
+    }
+}
+
 /// Whether a letter (ASCII, or the Cyrillic block U+0400..U+04FF) starts at
 /// byte `i`; returns its length.
-fn letter_len(b: &[u8], i: usize) -> Option<usize> {
+pub(crate) fn letter_len(b: &[u8], i: usize) -> Option<usize> {
     match *b.get(i)? {
         x if x.is_ascii_alphabetic() => Some(1),
         0xD0..=0xD3 if b.get(i + 1).is_some_and(|c| c & 0xC0 == 0x80) => Some(2),
