@@ -91,6 +91,19 @@ pub(crate) fn match_date(text: &str, pos: usize) -> Option<usize> {
 /// Whether the date `start..end` is a birth date by the words around it.
 pub(crate) fn in_birth_context(text: &str, start: usize, end: usize) -> bool {
     let after = skip_spaces(text, end);
+    // Every phrase after the date starts with «г» or «Г».
+    let g = matches!(
+        text.as_bytes().get(after..after + 2),
+        Some([0xD0, 0xB3 | 0x93])
+    );
+    if g && after_phrase(text, after) {
+        return true;
+    }
+    start > 0 && LookBehind::new(text, start, BEFORE_CHARS).contains(BEFORE)
+}
+
+/// «г.р.», «г. р.», «гр.», «года рождения» at `after`.
+fn after_phrase(text: &str, after: usize) -> bool {
     let mark = ["г.р", "г. р", "гр."]
         .iter()
         .find(|m| starts_with_folded(text, after, m));
@@ -100,13 +113,9 @@ pub(crate) fn in_birth_context(text: &str, start: usize, end: usize) -> bool {
             return true;
         }
     }
-    for phrase in ["года рождения", "г. рождения", "г.рождения", "год рождения"]
-    {
-        if starts_with_folded(text, after, phrase) {
-            return true;
-        }
-    }
-    LookBehind::new(text, start, BEFORE_CHARS).contains(BEFORE)
+    ["года рождения", "г. рождения", "г.рождения", "год рождения"]
+        .iter()
+        .any(|phrase| starts_with_folded(text, after, phrase))
 }
 
 #[cfg(test)]
