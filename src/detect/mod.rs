@@ -7,7 +7,7 @@
 //! [`Detectors::scan`] runs on every string value, so it is built for the
 //! common case of a string with nothing in it: a short string gets one
 //! table-driven pass that tells whether it holds an ASCII digit, an `@` or
-//! Cyrillic text, and only those scanners run; a long one goes straight to
+//! a Cyrillic capital, and only the scanners that need them run; a long one goes straight to
 //! the scanners, whose skip loops work 16 bytes at a time. Numbers are found
 //! by one pass over digit runs and their separators ([`digits`]), then
 //! classified by layout, checksum and nearby keywords ([`numbers`]); e-mails
@@ -73,7 +73,8 @@ const PREFILTER_MAX: usize = 256;
 
 const HAS_DIGIT: u8 = 1;
 const HAS_AT: u8 = 2;
-const HAS_CYRILLIC: u8 = 4;
+/// Maybe a Cyrillic capital letter.
+const HAS_CAPITAL: u8 = 4;
 
 /// The prefilter flag of every byte value.
 const BYTE_FLAGS: [u8; 256] = {
@@ -84,9 +85,16 @@ const BYTE_FLAGS: [u8; 256] = {
         d += 1;
     }
     t[b'@' as usize] = HAS_AT;
-    // Lead bytes of Cyrillic letters А..п and р..я, Ё, ё.
-    t[0xD0] = HAS_CYRILLIC;
-    t[0xD1] = HAS_CYRILLIC;
+    // Second bytes of the Cyrillic capitals А..Я (D0 90..AF). They also
+    // occur in a few other characters (no-break space, «», №), which only
+    // costs a look for capitals; small Cyrillic letters never set it. Ё
+    // (D0 81) shares its second byte with «с» and is left out: a full name
+    // always has another capital.
+    let mut c = 0x90;
+    while c <= 0xAF {
+        t[c] = HAS_CAPITAL;
+        c += 1;
+    }
     t
 };
 
@@ -119,7 +127,7 @@ impl Detectors {
             prefilter(text.as_bytes())
         } else {
             let digit = text::next_digit(text.as_bytes(), 0).is_some();
-            HAS_AT | HAS_CYRILLIC | if digit { HAS_DIGIT } else { 0 }
+            HAS_AT | HAS_CAPITAL | if digit { HAS_DIGIT } else { 0 }
         };
         if flags == 0 {
             return;
@@ -139,14 +147,12 @@ impl Detectors {
                 }
             }
         }
-        if flags & HAS_CYRILLIC != 0 {
-            if self.on(FieldClass::FullName) {
-                name::scan(text, out);
-            }
-            // An address worth reporting has a house number.
-            if self.on(FieldClass::Address) && flags & HAS_DIGIT != 0 {
-                address::scan(text, out);
-            }
+        if flags & HAS_CAPITAL != 0 && self.on(FieldClass::FullName) {
+            name::scan(text, out);
+        }
+        // An address worth reporting has a house number.
+        if flags & HAS_DIGIT != 0 && self.on(FieldClass::Address) {
+            address::scan(text, out);
         }
         resolve(text, out, base);
     }
