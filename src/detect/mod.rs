@@ -75,6 +75,8 @@ const HAS_DIGIT: u8 = 1;
 const HAS_AT: u8 = 2;
 /// Maybe a Cyrillic capital letter.
 const HAS_CAPITAL: u8 = 4;
+/// A Cyrillic letter (its lead byte D0 or D1).
+const HAS_CYRILLIC: u8 = 8;
 
 /// The prefilter flag of every byte value.
 const BYTE_FLAGS: [u8; 256] = {
@@ -85,6 +87,8 @@ const BYTE_FLAGS: [u8; 256] = {
         d += 1;
     }
     t[b'@' as usize] = HAS_AT;
+    t[0xD0] = HAS_CYRILLIC;
+    t[0xD1] = HAS_CYRILLIC;
     // Second bytes of the Cyrillic capitals А..Я (D0 90..AF). They also
     // occur in a few other characters (no-break space, «», №), which only
     // costs a look for capitals; small Cyrillic letters never set it. Ё
@@ -127,7 +131,7 @@ impl Detectors {
             prefilter(text.as_bytes())
         } else {
             let digit = text::next_digit(text.as_bytes(), 0).is_some();
-            HAS_AT | HAS_CAPITAL | if digit { HAS_DIGIT } else { 0 }
+            HAS_AT | HAS_CAPITAL | HAS_CYRILLIC | if digit { HAS_DIGIT } else { 0 }
         };
         if flags == 0 {
             return;
@@ -150,8 +154,9 @@ impl Detectors {
         if flags & HAS_CAPITAL != 0 && self.on(FieldClass::FullName) {
             name::scan(text, out);
         }
-        // An address worth reporting has a house number.
-        if flags & HAS_DIGIT != 0 && self.on(FieldClass::Address) {
+        // An address worth reporting has Cyrillic words and a house number.
+        let address_bytes = HAS_DIGIT | HAS_CYRILLIC;
+        if flags & address_bytes == address_bytes && self.on(FieldClass::Address) {
             address::scan(text, out);
         }
         resolve(text, out, base);

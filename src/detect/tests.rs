@@ -154,8 +154,11 @@ fn adjacent_identifiers_in_one_cluster() {
 fn prefilter_flags() {
     assert_eq!(prefilter(b"abc"), 0);
     assert_eq!(prefilter(b"a1"), HAS_DIGIT);
-    assert_eq!(prefilter("x@Ж".as_bytes()), HAS_AT | HAS_CAPITAL);
-    assert_eq!(prefilter("только строчные буквы".as_bytes()), 0);
+    assert_eq!(
+        prefilter("x@Ж".as_bytes()),
+        HAS_AT | HAS_CAPITAL | HAS_CYRILLIC
+    );
+    assert_eq!(prefilter("только строчные буквы".as_bytes()), HAS_CYRILLIC);
     // Small letters alone cost one pass; an address needs a digit anyway.
     assert_eq!(
         scan_all("в д. 5, кв. 3"),
