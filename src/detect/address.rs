@@ -13,8 +13,8 @@
 //! entirely in full words (`улица Ленина дом 5`) is not found.
 
 use super::text::{
-    char_at, char_before, fold_lower, is_cyr_upper, is_letter, skip_spaces, starts_with_folded,
-    word_end,
+    char_at, char_before, fold_lower, is_cyr_upper, is_letter, letter_before, skip_spaces,
+    starts_with_folded, word_end,
 };
 use super::{FieldClass, Finding};
 
@@ -425,14 +425,16 @@ fn sentence_ends(text: &str, start: usize, dot: usize) -> bool {
 
 /// Start of the word of letters that ends at `end` (at most 24 bytes back).
 fn word_start_before(text: &str, end: usize) -> Option<usize> {
+    let b = text.as_bytes();
     let mut s = end;
-    while let Some(c) = char_before(text, s).filter(|c| is_letter(*c)) {
-        s -= c.len_utf8();
+    while letter_before(b, s) {
+        // An ASCII letter is one byte, a Cyrillic one two.
+        s -= if b[s - 1].is_ascii() { 1 } else { 2 };
         if end - s > 24 {
             return None;
         }
     }
-    (s < end && !char_before(text, s).is_some_and(is_letter)).then_some(s)
+    (s < end).then_some(s)
 }
 
 /// A street line that ends with the house marker word at `house` (`д.`,
