@@ -1,0 +1,217 @@
+//! Bank card numbers (PAN): 13 to 19 digits, plain or in groups of four,
+//! with a Luhn check digit and a brand the Russian market uses (Mir
+//! 2200–2204, Visa 4, Mastercard 51–55 and 2221–2720).
+//!
+//! Every Luhn-valid 16-digit number is also a valid ENP (OMS policy), so a
+//! 16-digit number is told apart by a keyword before it and, failing that, by
+//! its brand prefix: see [`classify16`].
+
+use super::digits::{Cluster, Sep};
+use super::text::LookBehind;
+use crate::class::FieldClass;
+
+/// Card brands the detector recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Brand {
+    Mir,
+    Visa,
+    Mastercard,
+}
+
+/// Luhn (ISO/IEC 7812-1) check over ASCII digits, check digit last.
+pub fn luhn(digits: &[u8]) -> bool {
+    if digits.len() < 2 || !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| {
+            let v = u32::from(d - b'0');
+            if i % 2 == 1 {
+                let x = v * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                v
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// The brand of a card number by its prefix (IIN), if a known one.
+pub fn brand(digits: &[u8]) -> Option<Brand> {
+    if digits.len() < 12 || !digits[..4].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let p4 = digits[..4]
+        .iter()
+        .fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
+    let p2 = p4 / 100;
+    match p4 {
+        2200..=2204 => Some(Brand::Mir),
+        _ if digits[0] == b'4' => Some(Brand::Visa),
+        _ if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => Some(Brand::Mastercard),
+        _ => None,
+    }
+}
+
+/// True for a Luhn-valid card number of a known brand: 16 to 19 digits, or
+/// a 13-digit Visa.
+pub fn is_valid(digits: &[u8]) -> bool {
+    let len_ok = match brand(digits) {
+        Some(Brand::Visa) => matches!(digits.len(), 13 | 16..=19),
+        Some(_) => (16..=19).contains(&digits.len()),
+        None => false,
+    };
+    len_ok && luhn(digits)
+}
+
+/// Keywords (lower case) that say a number is a bank card.
+pub(crate) const CARD_WORDS: &[&str] = &["карт", "card", "visa", "мир", "mastercard", "maestro"];
+/// Keywords (lower case) that say a number is an OMS policy.
+pub(crate) const OMS_WORDS: &[&str] = &["полис", "омс", "енп", "policy", "oms", "enp"];
+
+/// How far before a number a keyword counts, in chars.
+pub(crate) const KEYWORD_CHARS: usize = 40;
+
+/// Card or OMS policy, for a Luhn-valid 16-digit number starting at `pos`:
+/// the nearest keyword within 40 chars decides, otherwise a card brand
+/// prefix means a card and anything else an ENP. Returns the classes the
+/// number may be reported as, in order of preference; a card only when it
+/// has a known brand or a card keyword.
+pub(crate) fn classify16(text: &str, pos: usize, digits: &[u8]) -> [Option<FieldClass>; 2] {
+    let lb = LookBehind::new(text, pos, KEYWORD_CHARS);
+    let card_word = lb.last(CARD_WORDS);
+    let oms_word = lb.last(OMS_WORDS);
+    let is_card = card_word.is_some() || brand(digits).is_some();
+    let card_first = match (card_word, oms_word) {
+        (Some(c), Some(o)) => c > o,
+        (Some(_), None) => true,
+        (None, Some(_)) => false,
+        (None, None) => brand(digits).is_some(),
+    };
+    match (card_first, is_card) {
+        (true, _) => [Some(FieldClass::Card), Some(FieldClass::OmsPolicy)],
+        (false, true) => [Some(FieldClass::OmsPolicy), Some(FieldClass::Card)],
+        (false, false) => [Some(FieldClass::OmsPolicy), None],
+    }
+}
+
+/// Whether groups `gi..` of the cluster are written as a card or ENP number:
+/// one run of 13–19 digits, or groups of four with one separator (space or
+/// hyphen) and an optional short last group. Returns the last group index of
+/// every layout that fits, longest first.
+pub(crate) fn match_layouts(c: &Cluster<'_>, gi: usize) -> [Option<usize>; 2] {
+    let g = c.groups();
+    let Some(first) = g.get(gi) else {
+        return [None, None];
+    };
+    if (13..=19).contains(&first.len()) {
+        return [Some(gi), None];
+    }
+    let Some(four) = g.get(gi..gi + 4) else {
+        return [None, None];
+    };
+    let sep = four[1].sep;
+    let fours = four.iter().all(|x| x.len() == 4)
+        && matches!(sep, Sep::Space | Sep::Hyphen)
+        && four[2].sep == sep
+        && four[3].sep == sep;
+    if !fours {
+        return [None, None];
+    }
+    let tail = g
+        .get(gi + 4)
+        .filter(|x| x.sep == sep && (1..=3).contains(&x.len()))
+        .map(|_| gi + 4);
+    match tail {
+        Some(t) => [Some(t), Some(gi + 3)],
+        None => [Some(gi + 3), None],
+    }
+}
+
+/// Whether a whole value (surrounding spaces ignored) is a valid card number.
+pub fn is_valid_value(value: &str) -> bool {
+    super::whole_value_is(value, FieldClass::Card)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: [&str; 11] = [
+        "4111111111111111",
+        "5555555555554444",
+        "4012888888881881",
+        "2200000000000004",
+        "2202 2000 0000 0008",
+        "2204 1234 5678 9015",
+        "5105105105105100",
+        "2221000000000009",
+        "4000 0000 0000 0002",
+        "2201382000000013",
+        "4222222222222",
+    ];
+
+    const INVALID: [&str; 11] = [
+        "4111111111111112",
+        "5555555555554445",
+        "2200000000000005",
+        "6011000990139424",
+        "411111111111111",
+        "4111 1111 1111 111",
+        "4111-1111 1111-1111",
+        "41111111111111O1",
+        "1234567890123452",
+        "2205000000000009",
+        "4111 1111 1111 1111 1",
+    ];
+
+    #[test]
+    fn valid_vectors() {
+        for v in VALID {
+            assert!(is_valid_value(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn invalid_vectors() {
+        for v in INVALID {
+            assert!(!is_valid_value(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn luhn_and_brand() {
+        assert!(luhn(b"79927398713"));
+        assert!(!luhn(b"79927398710"));
+        assert_eq!(brand(b"2204123456789015"), Some(Brand::Mir));
+        assert_eq!(brand(b"2720993456789015"), Some(Brand::Mastercard));
+        assert_eq!(brand(b"2721993456789015"), None);
+        assert_eq!(brand(b"6011000990139424"), None);
+    }
+
+    #[test]
+    fn keyword_decides_between_card_and_policy() {
+        let t = "Полис ОМС 4111111111111111";
+        let p = t.find('4').unwrap();
+        assert_eq!(
+            classify16(t, p, b"4111111111111111")[0],
+            Some(FieldClass::OmsPolicy)
+        );
+        let t = "карта 7700000000000008";
+        let p = t.find('7').unwrap();
+        assert_eq!(
+            classify16(t, p, b"7700000000000008")[0],
+            Some(FieldClass::Card)
+        );
+        let t = "номер 7700000000000008";
+        let p = t.find('7').unwrap();
+        assert_eq!(
+            classify16(t, p, b"7700000000000008"),
+            [Some(FieldClass::OmsPolicy), None]
+        );
+    }
+}

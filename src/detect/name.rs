@@ -1,0 +1,355 @@
+//! Full names in Cyrillic prose:
+//!
+//! - surname and initials: `Иванов И.И.`, `Иванов И. И.`, `И.И. Иванов`;
+//! - given name and patronymic, told by the patronymic suffix (-ович, -евич,
+//!   -ич, -овна, -евна, -ична, -инична, and their case forms, or a separate
+//!   `оглы`/`кызы`), extended to a capitalised surname right before it or,
+//!   failing that, right after it: `Данилов Николай Анатольевич`.
+//!
+//! A capitalised word is Cyrillic, starts with a capital and goes on in
+//! small letters (`ГУ МВД` is not one). Role words that stand before names
+//! (Пациент, Врач, …) are never taken for a surname.
+
+use super::text::{
+    char_at, char_before, is_cyr_upper, is_letter, letter_before, letter_len, next_capital,
+    word_end,
+};
+use super::{FieldClass, Finding};
+
+/// Capitalised words that precede names but are not surnames (a `match`
+/// compiles to a length switch, cheaper than a list search).
+fn is_role_word(word: &str) -> bool {
+    matches!(
+        word,
+        "Пациент"
+            | "Пациентка"
+            | "Пациента"
+            | "Пациенту"
+            | "Пациентке"
+            | "Пациентки"
+            | "Больной"
+            | "Больная"
+            | "Больного"
+            | "Врач"
+            | "Врача"
+            | "Врачу"
+            | "Доктор"
+            | "Доктора"
+            | "Медсестра"
+            | "Фельдшер"
+            | "Заведующий"
+            | "Заведующая"
+            | "Гражданин"
+            | "Гражданка"
+            | "Уважаемый"
+            | "Уважаемая"
+            | "Дорогой"
+            | "Дорогая"
+            | "Мать"
+            | "Отец"
+            | "Сын"
+            | "Дочь"
+            | "Муж"
+            | "Жена"
+            | "Супруг"
+            | "Супруга"
+            | "Ребенок"
+            | "Ребёнок"
+            | "Представитель"
+            | "Клиент"
+            | "Клиентка"
+            | "Сотрудник"
+            | "Специалист"
+            | "Терапевт"
+            | "Хирург"
+            | "Невролог"
+            | "Кардиолог"
+            | "Педиатр"
+            | "Лечащий"
+            | "Лечащая"
+            | "Главный"
+            | "Главная"
+            | "Просьба"
+            | "Подпись"
+            | "Вас"
+            | "Вам"
+            | "Вы"
+            | "Для"
+            | "Прием"
+            | "Приём"
+            | "Запись"
+            | "Тел"
+            | "Диагноз"
+            | "Направление"
+            | "Консультация"
+            | "Осмотр"
+            | "Со"
+            | "На"
+            | "По"
+            | "От"
+            | "Не"
+            | "При"
+    )
+}
+
+/// Patronymic endings (nominative and oblique cases).
+const PATRONYMIC_ENDINGS: &[&str] = &[
+    "ич",
+    "ича",
+    "ичу",
+    "ичем",
+    "иче",
+    "вна",
+    "вны",
+    "вне",
+    "вну",
+    "вной",
+    "ична",
+    "ичны",
+    "ичне",
+    "ичну",
+    "ичной",
+];
+
+/// A capitalised Cyrillic word at `pos` (upper first, then small letters,
+/// inner hyphens allowed, each part capitalised or small): its end. Works on
+/// bytes: capitals are D0 90..AF and D0 81, small letters D0 B0..BF,
+/// D1 80..8F and D1 91.
+fn cap_word(text: &str, pos: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let capital = |i: usize| {
+        b.get(i) == Some(&0xD0)
+            && b.get(i + 1)
+                .is_some_and(|&c| (0x90..=0xAF).contains(&c) || c == 0x81)
+    };
+    let small = |i: usize| match (b.get(i), b.get(i + 1)) {
+        (Some(0xD0), Some(&c)) => (0xB0..=0xBF).contains(&c),
+        (Some(0xD1), Some(&c)) => (0x80..=0x8F).contains(&c) || c == 0x91,
+        _ => false,
+    };
+    if !capital(pos) || letter_before(b, pos) {
+        return None;
+    }
+    let mut i = pos + 2;
+    let mut letters = 1;
+    loop {
+        if small(i) {
+            i += 2;
+            letters += 1;
+        } else if b.get(i) == Some(&b'-') && (small(i + 1) || capital(i + 1)) && letters > 1 {
+            i += 3;
+            letters += 1;
+        } else {
+            break;
+        }
+    }
+    // A word glued to other letters (Latin, other scripts, a capital) is not one.
+    if letters < 2 || letter_len(b, i).is_some() {
+        return None;
+    }
+    Some(i)
+}
+
+fn is_patronymic(word: &str) -> bool {
+    // Every ending holds «ич» or «вн» within the last five letters.
+    let b = word.as_bytes();
+    let tail = &b[b.len().saturating_sub(10)..];
+    let hint = tail
+        .windows(4)
+        .any(|w| w == "ич".as_bytes() || w == "вн".as_bytes());
+    hint && word.chars().count() >= 5 && PATRONYMIC_ENDINGS.iter().any(|e| word.ends_with(e))
+}
+
+fn usable_surname(word: &str) -> bool {
+    !is_role_word(word) && !is_patronymic(word)
+}
+
+/// One space (or no-break space) at `pos`: the offset after it.
+fn one_space(text: &str, pos: usize) -> Option<usize> {
+    match char_at(text, pos)? {
+        ' ' | '\u{a0}' => {
+            let next = pos + char_at(text, pos)?.len_utf8();
+            (!matches!(char_at(text, next), Some(' ' | '\u{a0}'))).then_some(next)
+        }
+        _ => None,
+    }
+}
+
+/// Two initials at `pos` (`И.И.` or `И. И.`): the offset after the second dot.
+fn initials(text: &str, pos: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let c1 = char_at(text, pos)?;
+    if !is_cyr_upper(c1) || char_before(text, pos).is_some_and(is_letter) {
+        return None;
+    }
+    let mut p = pos + c1.len_utf8();
+    (b.get(p) == Some(&b'.')).then_some(())?;
+    p += 1;
+    if b.get(p) == Some(&b' ') {
+        p += 1;
+    }
+    let c2 = char_at(text, p)?;
+    is_cyr_upper(c2).then_some(())?;
+    p += c2.len_utf8();
+    (b.get(p) == Some(&b'.')).then_some(())?;
+    p += 1;
+    // `И.И.Иванов` reads as initials glued to a surname: still initials.
+    Some(p)
+}
+
+/// The capitalised word that ends one space before `pos`: its start.
+fn cap_word_before(text: &str, pos: usize) -> Option<usize> {
+    let sp = char_before(text, pos)?;
+    if !matches!(sp, ' ' | '\u{a0}') {
+        return None;
+    }
+    let end = pos - sp.len_utf8();
+    let mut start = end;
+    while let Some(c) = char_before(text, start) {
+        if is_letter(c) || c == '-' {
+            start -= c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    (start < end && cap_word(text, start) == Some(end)).then_some(start)
+}
+
+/// A full name starting at `pos`: its end.
+fn match_at(text: &str, pos: usize) -> Option<(usize, usize)> {
+    // Initials first: `И.И. Иванов`.
+    if let Some(after) = initials(text, pos) {
+        let s = one_space(text, after).unwrap_or(after);
+        if let Some(end) = cap_word(text, s).filter(|&e| usable_surname(&text[s..e])) {
+            return Some((pos, end));
+        }
+        return None;
+    }
+    let w_end = cap_word(text, pos)?;
+    let w = &text[pos..w_end];
+    let next = one_space(text, w_end)?;
+    // Surname and initials: `Иванов И.И.`
+    if let Some(end) = initials(text, next)
+        && !char_at(text, end).is_some_and(is_letter)
+    {
+        return usable_surname(w).then_some((pos, end));
+    }
+    // Given name and patronymic.
+    let p_end = cap_word(text, next)?;
+    let p = &text[next..p_end];
+    let mut end = if is_patronymic(p) {
+        p_end
+    } else {
+        // `Рашид Мамед оглы`
+        let o = one_space(text, p_end)?;
+        let o_end = ["оглы", "кызы"]
+            .iter()
+            .find(|x| text[o..].starts_with(**x))
+            .map(|x| o + x.len())?;
+        if char_at(text, o_end).is_some_and(is_letter) {
+            return None;
+        }
+        o_end
+    };
+    if !usable_surname(w) {
+        return None;
+    }
+    let mut start = pos;
+    match cap_word_before(text, pos).filter(|&s| usable_surname(text[s..pos].trim_end())) {
+        Some(s) => start = s,
+        None => {
+            if let Some(s) = one_space(text, end)
+                && let Some(e) = cap_word(text, s).filter(|&e| usable_surname(&text[s..e]))
+            {
+                end = e;
+            }
+        }
+    }
+    Some((start, end))
+}
+
+/// Appends every full name in `text`.
+pub(crate) fn scan(text: &str, out: &mut Vec<Finding>) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(p) = next_capital(b, i) {
+        i = p;
+        match match_at(text, i) {
+            Some((start, end)) => {
+                out.push(Finding {
+                    start,
+                    end,
+                    class: FieldClass::FullName,
+                });
+                i = end;
+            }
+            // Not a name here: go on after this word (`СНИЛС` is one visit).
+            None => i = word_end(text, i).max(i + 2),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        scan(text, &mut out);
+        out.iter().map(|f| &text[f.start..f.end]).collect()
+    }
+
+    const VALID: [(&str, &str); 12] = [
+        ("Пациент Иванов И.И., 45 лет", "Иванов И.И."),
+        ("Врач: Михайлова К.Ф.", "Михайлова К.Ф."),
+        ("осмотрен Ивановым И. И. повторно", "Ивановым И. И."),
+        ("подпись И.И. Иванов", "И.И. Иванов"),
+        ("подпись И. И. Иванов", "И. И. Иванов"),
+        (
+            "Просьба перезвонить Ольга Анатольевна по номеру",
+            "Ольга Анатольевна",
+        ),
+        (
+            "Пациент Данилов Николай Анатольевич, 11.05.2003",
+            "Данилов Николай Анатольевич",
+        ),
+        (
+            "ответил Николай Анатольевич Данилов.",
+            "Николай Анатольевич Данилов",
+        ),
+        ("Пациентка Галкина Ирина Ивановна", "Галкина Ирина Ивановна"),
+        ("передать Петру Ильичу", "Петру Ильичу"),
+        ("Алиев Рашид Мамед оглы, 1980", "Алиев Рашид Мамед оглы"),
+        (
+            "Римская-Корсакова Анна Павловна",
+            "Римская-Корсакова Анна Павловна",
+        ),
+    ];
+
+    const INVALID: [&str; 10] = [
+        "ГУ МВД России по Свердловской области",
+        "Боль внизу спины",
+        "ООО «Капитал МС»",
+        "г. Нижний Тагил",
+        "Пациент И.И.",
+        "ул. Академика Бардина",
+        "COVID-19, вирус идентифицирован",
+        "Острая инфекция верхних дыхательных путей",
+        "Диагноз: M54.5 Боль",
+        "Программа ДМС № 32",
+    ];
+
+    #[test]
+    fn valid_vectors() {
+        for (text, name) in VALID {
+            assert_eq!(names(text), vec![name], "{text}");
+        }
+    }
+
+    #[test]
+    fn invalid_vectors() {
+        for text in INVALID {
+            assert!(names(text).is_empty(), "{text}: {:?}", names(text));
+        }
+    }
+}
