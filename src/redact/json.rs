@@ -778,9 +778,14 @@ impl JsonRedactor {
         if self.findings.is_empty() {
             return self.keep(src, s, e);
         }
-        // One identifier that is the whole value: the value's own action.
+        // One identifier that is the whole value: the value's own action,
+        // unless the key already said what the value is (an ENP under
+        // `omsNumber` passes the Luhn check a card number has, too).
         if let [f] = self.findings[..] {
             if value[..f.start].trim().is_empty() && value[f.end..].trim().is_empty() {
+                if class.is_some() {
+                    return self.keep(src, s, e);
+                }
                 let action = self.plan.action(f.class);
                 if action == Action::Allow {
                     self.stats.disclosed[f.class.index()] += 1;
