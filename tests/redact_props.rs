@@ -148,6 +148,36 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(config(32))]
+
+    /// NDJSON: each line is redacted as its own document, newlines kept,
+    /// and chunk boundaries (also across lines) change nothing.
+    #[test]
+    fn ndjson_redacts_each_line_as_a_document(docs in prop::collection::vec(gen_::mis_doc(), 1..4), trailing in any::<bool>(), cuts in gen_::cuts()) {
+        let e = engine();
+        let lines: Vec<Vec<u8>> = docs.iter().map(Doc::compact).collect();
+        let mut input = lines.join(&b'\n');
+        if trailing {
+            input.push(b'\n');
+        }
+        let offsets = gen_::cut_offsets(&cuts, input.len());
+        for p in Purpose::ALL {
+            let mut want: Vec<u8> = lines
+                .iter()
+                .map(|l| redact(&e, p, l).unwrap_or_else(|err| panic!("{p}: {err:?}")))
+                .collect::<Vec<_>>()
+                .join(&b'\n');
+            if trailing {
+                want.push(b'\n');
+            }
+            let (out, _) = redact_cut(&e, p, ContentKind::Ndjson, &input, &offsets)
+                .unwrap_or_else(|err| panic!("{p}: {err:?} on {}", show(&input)));
+            prop_assert!(out == want, "{}: ndjson differs from line by line:\n{}\n{}", p, show(&out), show(&want));
+        }
+    }
+}
+
 fn doc_keys(d: &Doc, out: &mut Vec<String>) {
     match d {
         Doc::Arr(a) => a.iter().for_each(|v| doc_keys(v, out)),

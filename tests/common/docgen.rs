@@ -13,7 +13,7 @@ type Member = (String, Doc);
 /// test), under which every purpose must pass the value unchanged.
 pub const NEUTRAL_KEYS: &[&str] = &[
     "id", "createdAt", "status", "price", "total", "meta", "tags", "flags", "count", "version",
-    "active", "items", "extra", "weight", "updated_at", "ok",
+    "active", "items", "extra", "weight", "updated_at", "ok", "details",
 ];
 
 /// Characters of neutral strings: escapes, non-ASCII, but no digits, `@`
@@ -251,6 +251,36 @@ fn diagnosis() -> impl Strategy<Value = Doc> {
     ])
 }
 
+/// A generic key (`number`, `value`, ...) under a context key, wrapped in
+/// 0..6 neutral objects and arrays, so the nearest-of-4-containers bound is
+/// crossed both ways.
+fn deep_context() -> impl Strategy<Value = Member> {
+    (
+        pick(&["passport", "card", "oms", "dms", "address", "diagnosis", "insurer", "name"]),
+        prop::collection::vec(any::<bool>(), 0..6),
+        pick(&["number", "value", "text", "series", "given"]),
+        digits(10),
+    )
+        .prop_map(|(k, wraps, leaf, d)| {
+            let mut v = Doc::obj(vec![(leaf, Doc::Str(d))]);
+            for w in wraps {
+                v = if w { Doc::obj(vec![("details", v)]) } else { Doc::Arr(vec![v]) };
+            }
+            (k.to_owned(), v)
+        })
+}
+
+/// A FHIR Patient.contact: a sibling object (held back) holding a name and
+/// ContactPoints that are sibling objects themselves.
+fn fhir_contact() -> impl Strategy<Value = Doc> {
+    shuffled(vec![
+        maybe(member(&["relationship"], Just(Doc::Arr(vec![Doc::obj(vec![("text", Doc::s("мать"))])])))),
+        maybe(member(&["name"], human_name())),
+        maybe(member(&["telecom"], list(contact_point(&["system"]), 1..3))),
+        maybe(member(&["address"], address())),
+    ])
+}
+
 fn list<S: Strategy<Value = Doc> + 'static>(s: S, n: std::ops::Range<usize>) -> BoxedStrategy<Doc> {
     prop::collection::vec(s, n).prop_map(Doc::Arr).boxed()
 }
@@ -284,6 +314,8 @@ pub fn patient() -> impl Strategy<Value = Doc> {
         maybe(member(&["diagnosis"], diagnosis())),
         maybe(member(&["tags", "extra"], neutral_tree())),
         maybe(member(&["flags"], list(neutral_leaf(), 0..4))),
+        maybe(deep_context()),
+        maybe(member(&["contact"], list(fhir_contact(), 1..3))),
     ])
 }
 
