@@ -16,7 +16,11 @@ use zaslon::rules::RuleSet;
 /// The same result whole, one byte at a time, and cut in three.
 fn redact_all_ways(e: &Engine, p: Purpose, input: &[u8]) -> Result<Vec<u8>, RedactError> {
     let whole = redact(e, p, input);
-    assert_eq!(redact_bytewise(e, p, input), whole, "{p}: 1-byte chunks differ on {input:?}");
+    assert_eq!(
+        redact_bytewise(e, p, input),
+        whole,
+        "{p}: 1-byte chunks differ on {input:?}"
+    );
     let thirds = [input.len() / 3, 2 * input.len() / 3];
     let cut = redact_cut(e, p, ContentKind::Json, input, &thirds).map(|(o, _)| o);
     assert_eq!(cut, whole, "{p}: thirds differ on {input:?}");
@@ -85,8 +89,16 @@ fn malformed_json_is_malformed() {
 #[test]
 fn malformed_offsets_point_at_the_fault() {
     let e = engine();
-    for (input, at) in [(&br#"{"a" 1}"#[..], 5), (br#"{"a":1,}"#, 7), (br#"[1,2,]"#, 5), (br#"{"a":1} x"#, 8)] {
-        assert_eq!(redact_all_ways(&e, Purpose::Care, input), Err(RedactError::Malformed(at)));
+    for (input, at) in [
+        (&br#"{"a" 1}"#[..], 5),
+        (br#"{"a":1,}"#, 7),
+        (br#"[1,2,]"#, 5),
+        (br#"{"a":1} x"#, 8),
+    ] {
+        assert_eq!(
+            redact_all_ways(&e, Purpose::Care, input),
+            Err(RedactError::Malformed(at))
+        );
     }
 }
 
@@ -103,14 +115,21 @@ fn every_proper_prefix_is_truncated_or_empty() {
     let number_at = SMALL.find("-1.5e3").unwrap_or_default();
     let cut_number = [number_at + 1, number_at + 3, number_at + 5];
     for p in Purpose::ALL {
-        assert!(redact_all_ways(&e, p, doc).is_ok(), "{p}: the whole document must pass");
+        assert!(
+            redact_all_ways(&e, p, doc).is_ok(),
+            "{p}: the whole document must pass"
+        );
         for n in 0..doc.len() {
             let want = match n {
                 0 => RedactError::Empty,
                 n if cut_number.contains(&n) => RedactError::Malformed(number_at as u64),
                 _ => RedactError::Truncated,
             };
-            assert_eq!(redact_all_ways(&e, p, &doc[..n]), Err(want), "{p}: prefix of {n} bytes");
+            assert_eq!(
+                redact_all_ways(&e, p, &doc[..n]),
+                Err(want),
+                "{p}: prefix of {n} bytes"
+            );
         }
     }
 }
@@ -118,7 +137,9 @@ fn every_proper_prefix_is_truncated_or_empty() {
 #[test]
 fn truncation_is_reported_by_finish() {
     let e = engine();
-    let mut r = e.redactor(Purpose::Care, ContentKind::Json).unwrap_or_else(|| panic!("json"));
+    let mut r = e
+        .redactor(Purpose::Care, ContentKind::Json)
+        .unwrap_or_else(|| panic!("json"));
     let mut out = Vec::new();
     assert_eq!(r.feed(br#"{"snils":"748-5"#, &mut out), Ok(()));
     assert_eq!(r.finish(&mut out), Err(RedactError::Truncated));
@@ -145,16 +166,35 @@ fn nesting_past_the_limit_is_too_deep() {
     for p in [Purpose::Care, Purpose::Legal] {
         for depth in [127, 128] {
             let doc = nested(depth);
-            assert_eq!(redact_all_ways(&e, p, &doc), Ok(doc.clone()), "{p}: depth {depth}");
+            assert_eq!(
+                redact_all_ways(&e, p, &doc),
+                Ok(doc.clone()),
+                "{p}: depth {depth}"
+            );
         }
         // The 129th opener: 64 `[` and 64 `{"a":` before it.
         let at = 64 + 64 * 5;
-        assert_eq!(redact_all_ways(&e, p, &nested(129)), Err(RedactError::TooDeep(at)));
-        assert_eq!(redact_all_ways(&e, p, &nested(1000)), Err(RedactError::TooDeep(at)));
+        assert_eq!(
+            redact_all_ways(&e, p, &nested(129)),
+            Err(RedactError::TooDeep(at))
+        );
+        assert_eq!(
+            redact_all_ways(&e, p, &nested(1000)),
+            Err(RedactError::TooDeep(at))
+        );
     }
-    let small = engine_with(Limits { max_depth: 3, ..Limits::default() });
-    assert_eq!(redact_all_ways(&small, Purpose::Care, b"[[[0]]]"), Ok(b"[[[0]]]".to_vec()));
-    assert_eq!(redact_all_ways(&small, Purpose::Care, b"[[[[0]]]]"), Err(RedactError::TooDeep(3)));
+    let small = engine_with(Limits {
+        max_depth: 3,
+        ..Limits::default()
+    });
+    assert_eq!(
+        redact_all_ways(&small, Purpose::Care, b"[[[0]]]"),
+        Ok(b"[[[0]]]".to_vec())
+    );
+    assert_eq!(
+        redact_all_ways(&small, Purpose::Care, b"[[[[0]]]]"),
+        Err(RedactError::TooDeep(3))
+    );
 }
 
 fn invalid_utf8(e: RedactError) -> bool {
@@ -171,13 +211,19 @@ fn invalid_utf8_in_strings_and_keys() {
         ("cut multi-byte character", b"{\"a\":\"\xd0\"}"),
         ("after an escape", b"{\"a\":\"\\n\xfe\"}"),
         ("in a neutral key", b"{\"i\xffd\":1}"),
-        ("in a rule key", b"{\"\xd0\xa1\xd0\x9d\xd0\x98\xd0\x9b\xd0\xa1\xd0\":\"1\"}"),
+        (
+            "in a rule key",
+            b"{\"\xd0\xa1\xd0\x9d\xd0\x98\xd0\x9b\xd0\xa1\xd0\":\"1\"}",
+        ),
         ("in an array element", b"[\"ok\",\"\xf5\x80\x80\x80\"]"),
     ];
     for (what, input) in cases {
         assert_err(input, invalid_utf8, what);
     }
-    assert_eq!(redact_all_ways(&engine(), Purpose::Legal, b"{\"a\":\"x\x80\"}"), Err(RedactError::InvalidUtf8(5)));
+    assert_eq!(
+        redact_all_ways(&engine(), Purpose::Legal, b"{\"a\":\"x\x80\"}"),
+        Err(RedactError::InvalidUtf8(5))
+    );
 }
 
 #[test]
@@ -190,8 +236,19 @@ fn empty_and_whitespace_only_bodies_are_empty() {
 #[test]
 fn top_level_scalars_are_documents() {
     let e = engine();
-    for doc in [&b"1"[..], b"-0.5e-3", b"true", b"null", b" \"x\" ", b"[]", b"{}"] {
-        assert_eq!(redact_all_ways(&e, Purpose::Marketing, doc), Ok(doc.to_vec()));
+    for doc in [
+        &b"1"[..],
+        b"-0.5e-3",
+        b"true",
+        b"null",
+        b" \"x\" ",
+        b"[]",
+        b"{}",
+    ] {
+        assert_eq!(
+            redact_all_ways(&e, Purpose::Marketing, doc),
+            Ok(doc.to_vec())
+        );
     }
 }
 
@@ -202,7 +259,9 @@ fn stream_long_string(e: &Engine, p: Purpose, len: usize) -> Result<usize, Redac
     const CHUNK: usize = 64 << 10;
     let head = br#"{"note":""#;
     let tail = br#""}"#;
-    let mut r = e.redactor(p, ContentKind::Json).unwrap_or_else(|| panic!("json"));
+    let mut r = e
+        .redactor(p, ContentKind::Json)
+        .unwrap_or_else(|| panic!("json"));
     let mut out = Vec::new();
     r.feed(head, &mut out)?;
     let chunk = vec![b'a'; CHUNK];
@@ -216,7 +275,11 @@ fn stream_long_string(e: &Engine, p: Purpose, len: usize) -> Result<usize, Redac
     r.finish(&mut out)?;
     assert_eq!(out.len(), head.len() + len + tail.len());
     assert!(out.starts_with(head) && out.ends_with(tail));
-    assert!(out[head.len()..out.len() - tail.len()].iter().all(|b| *b == b'a'));
+    assert!(
+        out[head.len()..out.len() - tail.len()]
+            .iter()
+            .all(|b| *b == b'a')
+    );
     Ok(out.len())
 }
 
@@ -226,21 +289,42 @@ fn a_100_mb_string_is_too_long_by_default_and_passes_with_a_raised_limit() {
     let e = engine();
     // Stops at the default 8 MiB bound, long before the end: the string
     // starts at byte 8.
-    assert_eq!(stream_long_string(&e, Purpose::Care, MB100), Err(RedactError::TokenTooLong(8)));
-    assert_eq!(stream_long_string(&e, Purpose::Legal, MB100), Err(RedactError::TokenTooLong(8)));
+    assert_eq!(
+        stream_long_string(&e, Purpose::Care, MB100),
+        Err(RedactError::TokenTooLong(8))
+    );
+    assert_eq!(
+        stream_long_string(&e, Purpose::Legal, MB100),
+        Err(RedactError::TokenTooLong(8))
+    );
     // Raised past the string: the output is the input (`note` names no
     // class; `legal` runs no detectors, so this does not depend on them).
-    let big = engine_with(Limits { max_token_bytes: MB100 + 16, ..Limits::default() });
-    assert_eq!(stream_long_string(&big, Purpose::Legal, MB100), Ok(MB100 + 11));
+    let big = engine_with(Limits {
+        max_token_bytes: MB100 + 16,
+        ..Limits::default()
+    });
+    assert_eq!(
+        stream_long_string(&big, Purpose::Legal, MB100),
+        Ok(MB100 + 11)
+    );
 }
 
 #[test]
 fn a_long_number_is_too_long() {
-    let e = engine_with(Limits { max_token_bytes: 1 << 20, ..Limits::default() });
+    let e = engine_with(Limits {
+        max_token_bytes: 1 << 20,
+        ..Limits::default()
+    });
     let mut doc = b"[".to_vec();
     doc.resize(1 + (1 << 20) + 10, b'7');
     doc.push(b']');
-    let got = redact_cut(&e, Purpose::Care, ContentKind::Json, &doc, &(1..doc.len()).step_by(4096).collect::<Vec<_>>());
+    let got = redact_cut(
+        &e,
+        Purpose::Care,
+        ContentKind::Json,
+        &doc,
+        &(1..doc.len()).step_by(4096).collect::<Vec<_>>(),
+    );
     assert_eq!(got.map(|(o, _)| o.len()), Err(RedactError::TokenTooLong(1)));
 }
 
@@ -254,10 +338,21 @@ fn a_held_back_object_past_its_bound_fails_closed() {
     let cuts: Vec<usize> = (0..doc.len()).step_by(64 << 10).collect();
     let e = engine();
     let got = redact_cut(&e, Purpose::Marketing, ContentKind::Json, &doc, &cuts);
-    assert!(matches!(got, Err(RedactError::HoldBackOverflow(_))), "{:?}", got.map(|(o, _)| o.len()));
-    let roomy = engine_with(Limits { hold_back_bytes: 4 << 20, ..Limits::default() });
-    let got = redact_cut(&roomy, Purpose::Marketing, ContentKind::Json, &doc, &cuts).map(|(o, _)| o);
-    assert_eq!(got.as_deref(), Ok(&br#"{"identifier":[{"system":"urn:oid:1.2.643.100.3"}]}"#[..]));
+    assert!(
+        matches!(got, Err(RedactError::HoldBackOverflow(_))),
+        "{:?}",
+        got.map(|(o, _)| o.len())
+    );
+    let roomy = engine_with(Limits {
+        hold_back_bytes: 4 << 20,
+        ..Limits::default()
+    });
+    let got =
+        redact_cut(&roomy, Purpose::Marketing, ContentKind::Json, &doc, &cuts).map(|(o, _)| o);
+    assert_eq!(
+        got.as_deref(),
+        Ok(&br#"{"identifier":[{"system":"urn:oid:1.2.643.100.3"}]}"#[..])
+    );
 }
 
 fn rules_dir() -> std::path::PathBuf {
@@ -271,8 +366,15 @@ fn rules_files() -> Vec<(String, String)> {
         .map(|d| d.path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .map(|p| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            (name, std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{e}")))
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            (
+                name,
+                std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{e}")),
+            )
         })
         .collect();
     files.sort();
@@ -284,24 +386,38 @@ fn a_blocking_rule_gives_blocked() {
     let files: Vec<(String, String)> = rules_files()
         .into_iter()
         .map(|(n, t)| {
-            let t = if n == "marketing.toml" { t.replace("[actions]", "[actions]\nsnils = \"block\"") } else { t };
+            let t = if n == "marketing.toml" {
+                t.replace("[actions]", "[actions]\nsnils = \"block\"")
+            } else {
+                t
+            };
             (n, t)
         })
         .collect();
     let rules = RuleSet::from_files(&files).unwrap_or_else(|e| panic!("{e}"));
     let e = Engine::new(Arc::new(rules), key());
     assert_eq!(
-        redact_all_ways(&e, Purpose::Marketing, br#"{"id":1,"snils":"748-569-701 67"}"#),
+        redact_all_ways(
+            &e,
+            Purpose::Marketing,
+            br#"{"id":1,"snils":"748-569-701 67"}"#
+        ),
         Err(RedactError::Blocked(FieldClass::Snils))
     );
-    assert_eq!(redact_str(&e, Purpose::Marketing, r#"{"id":1}"#), Ok(r#"{"id":1}"#.to_owned()));
+    assert_eq!(
+        redact_str(&e, Purpose::Marketing, r#"{"id":1}"#),
+        Ok(r#"{"id":1}"#.to_owned())
+    );
 }
 
 // The command line.
 
 fn zaslon(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_zaslon"));
-    cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     cmd.env_remove("ZASLON_PSEUDONYM_KEY");
     for (k, v) in env {
         cmd.env(k, v);
@@ -313,7 +429,9 @@ fn zaslon(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
         // The process may exit before reading everything (bad arguments).
         let _ = pipe.write_all(&input);
     });
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("wait zaslon: {e}"));
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait zaslon: {e}"));
     let _ = writer.join();
     out
 }
@@ -321,7 +439,19 @@ fn zaslon(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
 fn redact_cli(purpose: &str, content_type: &str, stdin: &[u8]) -> Output {
     let dir = rules_dir();
     let dir = dir.to_str().unwrap_or_else(|| panic!("rules path"));
-    zaslon(&["redact", "--rules", dir, "--purpose", purpose, "--content-type", content_type], stdin, &[])
+    zaslon(
+        &[
+            "redact",
+            "--rules",
+            dir,
+            "--purpose",
+            purpose,
+            "--content-type",
+            content_type,
+        ],
+        stdin,
+        &[],
+    )
 }
 
 fn stderr(o: &Output) -> String {
@@ -336,7 +466,10 @@ fn cli_redacts_a_valid_document() {
     assert!(o.status.success(), "{}", stderr(&o));
     let want = redact_str(&engine(), Purpose::Marketing, PATIENT).unwrap_or_default();
     assert_eq!(String::from_utf8_lossy(&o.stdout), want);
-    assert!(!want.contains("748-569-701") && !want.contains("Иванов"), "{want}");
+    assert!(
+        !want.contains("748-569-701") && !want.contains("Иванов"),
+        "{want}"
+    );
 }
 
 #[test]
@@ -346,7 +479,11 @@ fn cli_pseudonymizes_with_the_key_from_the_environment() {
     let args = ["redact", "--rules", dir, "--purpose", "analytics"];
     let o = zaslon(&args, PATIENT.as_bytes(), &[]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("ZASLON_PSEUDONYM_KEY"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("ZASLON_PSEUDONYM_KEY"),
+        "{}",
+        stderr(&o)
+    );
     let key = std::str::from_utf8(common::KEY).unwrap_or_default();
     let o = zaslon(&args, PATIENT.as_bytes(), &[("ZASLON_PSEUDONYM_KEY", key)]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -357,22 +494,41 @@ fn cli_pseudonymizes_with_the_key_from_the_environment() {
 
 #[test]
 fn cli_fails_on_malformed_input() {
-    for bad in [&br#"{"snils":"748-569-701 67","#[..], br#"{"a" 1}"#, b"", b"{\"a\":\"\xff\"}"] {
+    for bad in [
+        &br#"{"snils":"748-569-701 67","#[..],
+        br#"{"a" 1}"#,
+        b"",
+        b"{\"a\":\"\xff\"}",
+    ] {
         let o = redact_cli("care", "application/json", bad);
         assert!(!o.status.success(), "{bad:?}");
         let msg = stderr(&o);
-        assert!(msg.contains("zaslon:") && msg.contains("discarded"), "{msg}");
-        assert!(!msg.contains("748-569-701"), "personal data in the error: {msg}");
+        assert!(
+            msg.contains("zaslon:") && msg.contains("discarded"),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains("748-569-701"),
+            "personal data in the error: {msg}"
+        );
     }
     let o = redact_cli("care", "application/json", br#"{"a" 1}"#);
-    assert!(stderr(&o).contains("malformed JSON at byte 5"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("malformed JSON at byte 5"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn cli_rejects_an_unknown_purpose_and_content_type() {
     let o = redact_cli("spam", "application/json", b"{}");
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("unknown purpose") && stderr(&o).contains("marketing"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown purpose") && stderr(&o).contains("marketing"),
+        "{}",
+        stderr(&o)
+    );
     let o = redact_cli("care", "image/png", b"{}");
     assert!(!o.status.success());
     assert!(stderr(&o).contains("image/png"), "{}", stderr(&o));
@@ -389,20 +545,32 @@ fn cli_rejects_a_bad_rules_dir() {
     let broken = std::env::temp_dir().join(format!("zaslon-bad-rules-{}", std::process::id()));
     std::fs::create_dir_all(&broken).unwrap_or_else(|e| panic!("{e}"));
     for (n, t) in rules_files() {
-        let t = if n == "care.toml" { t.replace("snils = \"allow\"", "snils = \"obliterate\"") } else { t };
+        let t = if n == "care.toml" {
+            t.replace("snils = \"allow\"", "snils = \"obliterate\"")
+        } else {
+            t
+        };
         std::fs::write(broken.join(n), t).unwrap_or_else(|e| panic!("{e}"));
     }
     let b = broken.to_string_lossy().into_owned();
     let o = zaslon(&["redact", "--rules", &b, "--purpose", "care"], b"{}", &[]);
     let _ = std::fs::remove_dir_all(&broken);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("care.toml") && stderr(&o).contains("obliterate"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("care.toml") && stderr(&o).contains("obliterate"),
+        "{}",
+        stderr(&o)
+    );
     assert!(o.stdout.is_empty());
 }
 
 #[test]
 fn cli_ndjson_keeps_lines() {
-    let lines = [PATIENT, r#"{"id":8,"identifier":[{"value":"74856970167","system":"urn:oid:1.2.643.100.3"}]}"#, r#"{"id":9,"status":"active"}"#];
+    let lines = [
+        PATIENT,
+        r#"{"id":8,"identifier":[{"value":"74856970167","system":"urn:oid:1.2.643.100.3"}]}"#,
+        r#"{"id":9,"status":"active"}"#,
+    ];
     let input = format!("{}\n", lines.join("\n"));
     let o = redact_cli("marketing", "application/x-ndjson", input.as_bytes());
     assert!(o.status.success(), "{}", stderr(&o));
@@ -411,9 +579,15 @@ fn cli_ndjson_keeps_lines() {
     assert_eq!(got.len(), 3, "{out}");
     let e = engine();
     for (g, l) in got.iter().zip(lines) {
-        assert_eq!(*g, redact_str(&e, Purpose::Marketing, l).unwrap_or_default());
+        assert_eq!(
+            *g,
+            redact_str(&e, Purpose::Marketing, l).unwrap_or_default()
+        );
     }
-    assert_eq!(got[1], r#"{"id":8,"identifier":[{"system":"urn:oid:1.2.643.100.3"}]}"#);
+    assert_eq!(
+        got[1],
+        r#"{"id":8,"identifier":[{"system":"urn:oid:1.2.643.100.3"}]}"#
+    );
     assert_eq!(got[2], lines[2]);
 }
 
@@ -426,5 +600,8 @@ fn cli_text_plain_passes_plain_text() {
         assert_eq!(String::from_utf8_lossy(&o.stdout), text, "{p}");
     }
     let o = redact_cli("legal", "text/plain", b"caf\xc3");
-    assert!(!o.status.success(), "a cut UTF-8 character at the end of text");
+    assert!(
+        !o.status.success(),
+        "a cut UTF-8 character at the end of text"
+    );
 }

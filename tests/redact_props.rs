@@ -25,8 +25,17 @@ use zaslon::class::Purpose;
 use zaslon::redact::{ContentKind, RedactStats};
 use zaslon::rules::{Action, KeyInfo};
 
+/// `cases` by default; `PROPTEST_CASES=n` overrides it for a longer hunt.
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(cases);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 fn show(b: &[u8]) -> String {
@@ -195,7 +204,11 @@ fn doc_keys(d: &Doc, out: &mut Vec<String>) {
 fn neutral_keys_are_neutral() {
     let e = engine();
     for k in gen_::NEUTRAL_KEYS {
-        assert_eq!(e.rules().key_info(k), KeyInfo::default(), "{k} is not neutral");
+        assert_eq!(
+            e.rules().key_info(k),
+            KeyInfo::default(),
+            "{k} is not neutral"
+        );
     }
 }
 
@@ -206,7 +219,9 @@ fn both(p: Purpose, input: &str) -> (String, Doc) {
     let e = engine();
     let out = redact_str(&e, p, input).unwrap_or_else(|err| panic!("{p}: {err:?} on {input}"));
     let doc = Doc::parse(input.as_bytes()).unwrap_or_else(|err| panic!("{err}"));
-    let want = Reference::new(e.rules(), p, key()).redact(&doc).unwrap_or_else(|err| panic!("{err:?}"));
+    let want = Reference::new(e.rules(), p, key())
+        .redact(&doc)
+        .unwrap_or_else(|err| panic!("{err:?}"));
     (out, want)
 }
 
@@ -220,31 +235,66 @@ fn check(p: Purpose, input: &str, expected: &str) {
 #[test]
 fn hand_written_cases() {
     use Purpose::*;
-    check(Appointments, r#"{"snils":"748-569-701 67","id":1}"#, r#"{"snils":"***-***-*** 67","id":1}"#);
-    check(Marketing, r#"{"id":1,"lastName":"Иванов","firstName":"Иван"}"#, r#"{"id":1,"firstName":"Иван"}"#);
+    check(
+        Appointments,
+        r#"{"snils":"748-569-701 67","id":1}"#,
+        r#"{"snils":"***-***-*** 67","id":1}"#,
+    );
+    check(
+        Marketing,
+        r#"{"id":1,"lastName":"Иванов","firstName":"Иван"}"#,
+        r#"{"id":1,"firstName":"Иван"}"#,
+    );
     // Removing the first member takes the following comma with it.
     check(Marketing, r#"{"lastName":"Иванов","id":1}"#, r#"{"id":1}"#);
     check(Marketing, r#"[{"snils":"74856970167"},"x"]"#, r#"[{},"x"]"#);
     // Array elements take the array's key.
-    check(Marketing, r#"{"snils":["74856970167",1,null,true],"id":2}"#, r#"{"snils":[null,true],"id":2}"#);
+    check(
+        Marketing,
+        r#"{"snils":["74856970167",1,null,true],"id":2}"#,
+        r#"{"snils":[null,true],"id":2}"#,
+    );
     // Given names: two words are a full name, a patronymic is a patronymic.
     check(Marketing, r#"{"firstName":"Иван Петрович"}"#, r#"{}"#);
     check(Marketing, r#"{"firstName":"Петрович","x":1}"#, r#"{"x":1}"#);
     // Context: a generic key takes the class of the nearest enclosing key.
-    check(Care, r#"{"card":{"number":"4276 1234 5678 9012"}}"#, r#"{"card":{"number":"**** **** **** 9012"}}"#);
-    check(Care, r#"{"insurer":{"name":"АО Страховщик","inn":"7728170427"}}"#,
-        r#"{"insurer":{"name":"АО Страховщик","inn":"7728170427"}}"#);
-    check(Marketing, r#"{"name":[{"family":"Иванов","given":["Иван","Петрович"],"text":"Иванов Иван Петрович"}]}"#,
-        r#"{"name":[{"given":["Иван"]}]}"#);
-    check(Marketing, r#"{"address":{"city":"Казань","street":"ул. Ленина, д. 5","flat":12}}"#,
-        r#"{"address":{"city":"Казань"}}"#);
+    check(
+        Care,
+        r#"{"card":{"number":"4276 1234 5678 9012"}}"#,
+        r#"{"card":{"number":"**** **** **** 9012"}}"#,
+    );
+    check(
+        Care,
+        r#"{"insurer":{"name":"АО Страховщик","inn":"7728170427"}}"#,
+        r#"{"insurer":{"name":"АО Страховщик","inn":"7728170427"}}"#,
+    );
+    check(
+        Marketing,
+        r#"{"name":[{"family":"Иванов","given":["Иван","Петрович"],"text":"Иванов Иван Петрович"}]}"#,
+        r#"{"name":[{"given":["Иван"]}]}"#,
+    );
+    check(
+        Marketing,
+        r#"{"address":{"city":"Казань","street":"ул. Ленина, д. 5","flat":12}}"#,
+        r#"{"address":{"city":"Казань"}}"#,
+    );
     // Sibling: system after value.
-    check(Marketing, r#"{"identifier":[{"value":"74856970167","system":"urn:oid:1.2.643.100.3"},{"value":"123","system":"urn:x"}]}"#,
-        r#"{"identifier":[{"system":"urn:oid:1.2.643.100.3"},{"value":"123","system":"urn:x"}]}"#);
-    check(Support, r#"{"telecom":[{"value":"+7 (912) 345-67-89","system":"phone"}]}"#,
-        r#"{"telecom":[{"value":"+* (***) ***-**-89","system":"phone"}]}"#);
+    check(
+        Marketing,
+        r#"{"identifier":[{"value":"74856970167","system":"urn:oid:1.2.643.100.3"},{"value":"123","system":"urn:x"}]}"#,
+        r#"{"identifier":[{"system":"urn:oid:1.2.643.100.3"},{"value":"123","system":"urn:x"}]}"#,
+    );
+    check(
+        Support,
+        r#"{"telecom":[{"value":"+7 (912) 345-67-89","system":"phone"}]}"#,
+        r#"{"telecom":[{"value":"+* (***) ***-**-89","system":"phone"}]}"#,
+    );
     // Generalize and null.
-    check(Analytics, r#"{"birthDate":"1988-09-23"}"#, r#"{"birthDate":"1988"}"#);
+    check(
+        Analytics,
+        r#"{"birthDate":"1988-09-23"}"#,
+        r#"{"birthDate":"1988"}"#,
+    );
 }
 
 #[test]
@@ -266,7 +316,48 @@ fn a_later_unnamed_discriminator_does_not_clear_the_class() {
     let (out, want) = both(Purpose::Marketing, input);
     assert_eq!(
         want,
-        Doc::parse(br#"{"identifier":[{"system":"urn:oid:1.2.643.100.3","type":"official"}]}"#).unwrap_or(Doc::Null)
+        Doc::parse(br#"{"identifier":[{"system":"urn:oid:1.2.643.100.3","type":"official"}]}"#)
+            .unwrap_or(Doc::Null)
     );
-    assert_eq!(Doc::parse(out.as_bytes()).unwrap_or(Doc::Null), want, "engine: {out}");
+    assert_eq!(
+        Doc::parse(out.as_bytes()).unwrap_or(Doc::Null),
+        want,
+        "engine: {out}"
+    );
+}
+
+/// The redactor streams: after every chunk it has written all but a small
+/// tail (an incomplete token, a member whose value is not read yet, or a
+/// held-back sibling object). Measured under `legal`, where output equals
+/// input, on a 1.5 MB page of patients fed in 1000-byte chunks.
+#[test]
+fn output_lags_input_by_at_most_one_member_or_sibling_object() {
+    const PATIENT: &str = r#"{"id":1,"lastName":"Иванов","firstName":"Иван","snils":"748-569-701 67","phone":["+7 (912) 345-67-89"],"identifier":[{"value":"74856970167","system":"urn:oid:1.2.643.100.3"}],"address":{"text":"г. Казань, ул. Ленина, д. 5"},"note":"долгий текст без данных, долгий текст без данных"}"#;
+    let mut doc = br#"{"items":["#.to_vec();
+    for i in 0..2500 {
+        if i > 0 {
+            doc.push(b',');
+        }
+        doc.extend_from_slice(PATIENT.as_bytes());
+    }
+    doc.extend_from_slice(b"]}");
+    let e = engine();
+    let mut r = e
+        .redactor(Purpose::Legal, ContentKind::Json)
+        .unwrap_or_else(|| panic!("json"));
+    let mut out = Vec::new();
+    let mut fed = 0;
+    let mut worst = 0;
+    for chunk in doc.chunks(1000) {
+        r.feed(chunk, &mut out)
+            .unwrap_or_else(|err| panic!("{err:?}"));
+        fed += chunk.len();
+        assert_eq!(&out[..], &doc[..out.len()]);
+        worst = worst.max(fed - out.len());
+    }
+    r.finish(&mut out).unwrap_or_else(|err| panic!("{err:?}"));
+    assert!(out == doc);
+    // The largest thing held: the identifier object (about 80 bytes) or the
+    // note member, plus the bytes of the chunk after it.
+    assert!(worst <= 1000 + 128, "held back {worst} bytes");
 }

@@ -31,7 +31,12 @@ impl Doc {
     }
 
     pub fn obj(members: Vec<(&str, Doc)>) -> Doc {
-        Doc::Obj(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        Doc::Obj(
+            members
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        )
     }
 
     pub fn parse(bytes: &[u8]) -> Result<Doc, serde_json::Error> {
@@ -60,7 +65,11 @@ impl Doc {
 
     /// The three serializations the properties run over.
     pub fn serializations(&self, seed: u64) -> [(&'static str, Vec<u8>); 3] {
-        [("compact", self.compact()), ("pretty", self.pretty()), ("escaped", self.escaped(seed))]
+        [
+            ("compact", self.compact()),
+            ("pretty", self.pretty()),
+            ("escaped", self.escaped(seed)),
+        ]
     }
 
     pub fn to_value(&self) -> serde_json::Value {
@@ -71,7 +80,9 @@ impl Doc {
             Doc::Num(n) => Value::Number(n.clone()),
             Doc::Str(s) => Value::String(s.clone()),
             Doc::Arr(a) => Value::Array(a.iter().map(Doc::to_value).collect()),
-            Doc::Obj(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()),
+            Doc::Obj(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect())
+            }
         }
     }
 
@@ -144,7 +155,9 @@ impl<'de> Visitor<'de> for DocVisitor {
         Ok(Doc::Num(n.into()))
     }
     fn visit_f64<E: de::Error>(self, n: f64) -> Result<Doc, E> {
-        Number::from_f64(n).map(Doc::Num).ok_or_else(|| E::custom("non-finite number"))
+        Number::from_f64(n)
+            .map(Doc::Num)
+            .ok_or_else(|| E::custom("non-finite number"))
     }
     fn visit_str<E>(self, s: &str) -> Result<Doc, E> {
         Ok(Doc::Str(s.to_owned()))
@@ -233,7 +246,11 @@ fn write_escaped(d: &Doc, rng: &mut Rng, out: &mut Vec<u8>) {
 fn unicode_escape(c: char, upper: bool, out: &mut Vec<u8>) {
     let mut units = [0u16; 2];
     for u in c.encode_utf16(&mut units) {
-        let e = if upper { format!("\\u{u:04X}") } else { format!("\\u{u:04x}") };
+        let e = if upper {
+            format!("\\u{u:04X}")
+        } else {
+            format!("\\u{u:04x}")
+        };
         out.extend_from_slice(e.as_bytes());
     }
 }
@@ -242,13 +259,13 @@ fn escape_str(s: &str, rng: &mut Rng, out: &mut Vec<u8>) {
     out.push(b'"');
     for c in s.chars() {
         let r = rng.next();
-        let as_unicode = r % 4 == 0;
+        let as_unicode = r.is_multiple_of(4);
         let upper = r & 16 != 0;
         match c {
             _ if as_unicode => unicode_escape(c, upper, out),
             '"' => out.extend_from_slice(b"\\\""),
             '\\' => out.extend_from_slice(b"\\\\"),
-            '/' if r % 3 == 0 => out.extend_from_slice(b"\\/"),
+            '/' if r.is_multiple_of(3) => out.extend_from_slice(b"\\/"),
             '\n' => out.extend_from_slice(b"\\n"),
             '\r' => out.extend_from_slice(b"\\r"),
             '\t' => out.extend_from_slice(b"\\t"),

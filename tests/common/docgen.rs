@@ -12,8 +12,23 @@ type Member = (String, Doc);
 /// Keys that name no class, no context and no sibling rule (checked by a
 /// test), under which every purpose must pass the value unchanged.
 pub const NEUTRAL_KEYS: &[&str] = &[
-    "id", "createdAt", "status", "price", "total", "meta", "tags", "flags", "count", "version",
-    "active", "items", "extra", "weight", "updated_at", "ok", "details",
+    "id",
+    "createdAt",
+    "status",
+    "price",
+    "total",
+    "meta",
+    "tags",
+    "flags",
+    "count",
+    "version",
+    "active",
+    "items",
+    "extra",
+    "weight",
+    "updated_at",
+    "ok",
+    "details",
 ];
 
 /// Characters of neutral strings: escapes, non-ASCII, but no digits, `@`
@@ -35,7 +50,9 @@ pub fn neutral_leaf() -> impl Strategy<Value = Doc> {
         (0u32..1_000_000).prop_map(|c| Doc::Num(
             serde_json::Number::from_f64(f64::from(c) / 100.0).unwrap_or_else(|| 0.into())
         )),
-        Just(Doc::Num(serde_json::Number::from_f64(-1.5e-7).unwrap_or_else(|| 0.into()))),
+        Just(Doc::Num(
+            serde_json::Number::from_f64(-1.5e-7).unwrap_or_else(|| 0.into())
+        )),
         neutral_string().prop_map(Doc::Str),
         Just(Doc::s("2024-03-05T10:20:30Z")),
     ]
@@ -71,15 +88,31 @@ pub fn neutral_doc() -> impl Strategy<Value = Doc> {
     })
 }
 
-const SURNAMES: &[&str] = &["Иванов", "Петрова", "Смирнов", "Кузнецова", "Соколов", "Лебедева"];
+const SURNAMES: &[&str] = &[
+    "Иванов",
+    "Петрова",
+    "Смирнов",
+    "Кузнецова",
+    "Соколов",
+    "Лебедева",
+];
 const GIVEN: &[&str] = &["Иван", "Мария", "Алексей", "Ольга", "Дмитрий", "Анна"];
-const PATRONYMICS: &[&str] = &["Петрович", "Сергеевна", "Алексеевич", "Ильинична", "Николаевна"];
+const PATRONYMICS: &[&str] = &[
+    "Петрович",
+    "Сергеевна",
+    "Алексеевич",
+    "Ильинична",
+    "Николаевна",
+];
 
 fn pick<T: Clone + std::fmt::Debug + 'static>(v: &'static [T]) -> impl Strategy<Value = T> {
     select(v)
 }
 
-fn member(key: &'static [&'static str], v: impl Strategy<Value = Doc>) -> impl Strategy<Value = Member> {
+fn member(
+    key: &'static [&'static str],
+    v: impl Strategy<Value = Doc>,
+) -> impl Strategy<Value = Member> {
     (select(key), v).prop_map(|(k, v)| (k.to_owned(), v))
 }
 
@@ -99,12 +132,19 @@ fn maybe(s: impl Strategy<Value = Member> + 'static) -> BoxedStrategy<Option<Mem
 }
 
 fn digits(n: usize) -> impl Strategy<Value = String> {
-    prop::collection::vec(0u8..10, n).prop_map(|d| d.into_iter().map(|x| char::from(b'0' + x)).collect())
+    prop::collection::vec(0u8..10, n)
+        .prop_map(|d| d.into_iter().map(|x| char::from(b'0' + x)).collect())
 }
 
 pub fn snils() -> impl Strategy<Value = Doc> {
     prop_oneof![
-        digits(11).prop_map(|d| Doc::s(format!("{}-{}-{} {}", &d[..3], &d[3..6], &d[6..9], &d[9..]))),
+        digits(11).prop_map(|d| Doc::s(format!(
+            "{}-{}-{} {}",
+            &d[..3],
+            &d[3..6],
+            &d[6..9],
+            &d[9..]
+        ))),
         digits(11).prop_map(Doc::Str),
         (10_000_000_000i64..99_999_999_999).prop_map(Doc::int),
     ]
@@ -112,24 +152,44 @@ pub fn snils() -> impl Strategy<Value = Doc> {
 
 pub fn phone() -> impl Strategy<Value = String> {
     (digits(2), digits(3), digits(2), digits(2), any::<bool>()).prop_map(|(a, b, c, d, plus)| {
-        if plus { format!("+7 (9{a}) {b}-{c}-{d}") } else { format!("89{a}{b}{c}{d}") }
+        if plus {
+            format!("+7 (9{a}) {b}-{c}-{d}")
+        } else {
+            format!("89{a}{b}{c}{d}")
+        }
     })
 }
 
 pub fn email() -> impl Strategy<Value = String> {
-    (pick(&["ivanov", "m.petrova", "sokol_a", "anna.l"]), 10u32..99)
+    (
+        pick(&["ivanov", "m.petrova", "sokol_a", "anna.l"]),
+        10u32..99,
+    )
         .prop_map(|(n, k)| format!("{n}{k}@example.ru"))
 }
 
 fn birth_date() -> impl Strategy<Value = Doc> {
     (1940u32..2020, 1u32..13, 1u32..29, any::<bool>()).prop_map(|(y, m, d, iso)| {
-        Doc::s(if iso { format!("{y}-{m:02}-{d:02}") } else { format!("{d:02}.{m:02}.{y}") })
+        Doc::s(if iso {
+            format!("{y}-{m:02}-{d:02}")
+        } else {
+            format!("{d:02}.{m:02}.{y}")
+        })
     })
 }
 
 fn address_text() -> impl Strategy<Value = String> {
-    (100_000u32..700_000, pick(&["Свердловская область, г. Нижний Тагил", "г. Казань", "Московская обл., г. Химки"]),
-     pick(&["ул. Советская", "ул. Ленина", "пр-т Мира"]), 1u32..200, 1u32..400)
+    (
+        100_000u32..700_000,
+        pick(&[
+            "Свердловская область, г. Нижний Тагил",
+            "г. Казань",
+            "Московская обл., г. Химки",
+        ]),
+        pick(&["ул. Советская", "ул. Ленина", "пр-т Мира"]),
+        1u32..200,
+        1u32..400,
+    )
         .prop_map(|(z, city, street, h, f)| format!("{z}, {city}, {street}, д. {h}, кв. {f}"))
 }
 
@@ -138,10 +198,19 @@ fn address() -> impl Strategy<Value = Doc> {
         address_text().prop_map(Doc::Str),
         shuffled(vec![
             maybe(member(&["text", "full"], address_text().prop_map(Doc::Str))),
-            maybe(member(&["street"], (pick(&["ул. Советская", "ул. Ленина"]), 1u32..99)
-                .prop_map(|(s, h)| Doc::s(format!("{s}, д. {h}"))))),
-            maybe(member(&["city"], pick(&["г. Казань", "Нижний Тагил"]).prop_map(Doc::s))),
-            maybe(member(&["flat", "apartment"], (1i64..400).prop_map(Doc::int))),
+            maybe(member(
+                &["street"],
+                (pick(&["ул. Советская", "ул. Ленина"]), 1u32..99)
+                    .prop_map(|(s, h)| Doc::s(format!("{s}, д. {h}")))
+            )),
+            maybe(member(
+                &["city"],
+                pick(&["г. Казань", "Нижний Тагил"]).prop_map(Doc::s)
+            )),
+            maybe(member(
+                &["flat", "apartment"],
+                (1i64..400).prop_map(Doc::int)
+            )),
         ]),
     ]
 }
@@ -150,27 +219,44 @@ fn identity_document() -> impl Strategy<Value = Doc> {
     shuffled(vec![
         some(member(&["series"], digits(4).prop_map(Doc::Str))),
         some(member(&["number"], digits(6).prop_map(Doc::Str))),
-        maybe(member(&["type"], pick(&["passport", "birth-certificate", "Паспорт"]).prop_map(Doc::s))),
-        maybe(member(&["issuedBy"], Just(Doc::s("ГУ МВД России по г. Москве")))),
+        maybe(member(
+            &["type"],
+            pick(&["passport", "birth-certificate", "Паспорт"]).prop_map(Doc::s),
+        )),
+        maybe(member(
+            &["issuedBy"],
+            Just(Doc::s("ГУ МВД России по г. Москве")),
+        )),
     ])
 }
 
 fn insurance() -> impl Strategy<Value = Doc> {
-    let insurer = || shuffled(vec![
-        some(member(&["name"], Just(Doc::s("АО «СОГАЗ-Мед»")))),
-        maybe(member(&["inn"], Just(Doc::s("7728170427")))),
-        maybe(member(&["phone"], Just(Doc::s("8 800 100-07-02")))),
-    ]);
+    let insurer = || {
+        shuffled(vec![
+            some(member(&["name"], Just(Doc::s("АО «СОГАЗ-Мед»")))),
+            maybe(member(&["inn"], Just(Doc::s("7728170427")))),
+            maybe(member(&["phone"], Just(Doc::s("8 800 100-07-02")))),
+        ])
+    };
     let dms = shuffled(vec![
-        some(member(&["policyNumber", "number"], digits(8).prop_map(|d| Doc::s(format!("ДМС-{d}"))))),
+        some(member(
+            &["policyNumber", "number"],
+            digits(8).prop_map(|d| Doc::s(format!("ДМС-{d}"))),
+        )),
         maybe(member(&["insurer"], insurer())),
     ]);
     shuffled(vec![
-        maybe(member(&["oms"], shuffled(vec![
-            some(member(&["number", "enp"], digits(16).prop_map(Doc::Str))),
-            maybe(member(&["validTo"], Just(Doc::s("2030-12-31")))),
-        ]))),
-        maybe(member(&["dms"], prop::collection::vec(dms, 1..3).prop_map(Doc::Arr))),
+        maybe(member(
+            &["oms"],
+            shuffled(vec![
+                some(member(&["number", "enp"], digits(16).prop_map(Doc::Str))),
+                maybe(member(&["validTo"], Just(Doc::s("2030-12-31")))),
+            ]),
+        )),
+        maybe(member(
+            &["dms"],
+            prop::collection::vec(dms, 1..3).prop_map(Doc::Arr),
+        )),
         maybe(member(&["insurer"], insurer())),
     ])
 }
@@ -186,29 +272,48 @@ fn identifier() -> impl Strategy<Value = Doc> {
         (Just("urn:oid:1.2.643.5.1.13.2.1.1.1"), digits(7)),
         (Just("https://mis.example/patient-id"), digits(9)),
     ];
-    (sv, any::<bool>(), prop::option::of(pick(&["official", "usual"]))).prop_map(|((sys, v), after, use_)| {
-        let mut m = vec![("system".to_owned(), Doc::s(sys)), ("value".to_owned(), Doc::s(v))];
-        if after {
-            m.reverse();
-        }
-        if let Some(u) = use_ {
-            m.insert(1, ("use".to_owned(), Doc::s(u)));
-        }
-        Doc::Obj(m)
-    })
+    (
+        sv,
+        any::<bool>(),
+        prop::option::of(pick(&["official", "usual"])),
+    )
+        .prop_map(|((sys, v), after, use_)| {
+            let mut m = vec![
+                ("system".to_owned(), Doc::s(sys)),
+                ("value".to_owned(), Doc::s(v)),
+            ];
+            if after {
+                m.reverse();
+            }
+            if let Some(u) = use_ {
+                m.insert(1, ("use".to_owned(), Doc::s(u)));
+            }
+            Doc::Obj(m)
+        })
 }
 
 /// A FHIR ContactPoint or an MIS contact: the kind names the value's class.
 fn contact_point(disc: &'static [&'static str]) -> impl Strategy<Value = Doc> {
     let sv = prop_oneof![
-        (pick(&["phone", "mobile", "sms", "Телефон"]), phone()),
-        (pick(&["email", "E-mail"]), email()),
+        (
+            pick(&["phone", "mobile", "sms", "Телефон", "мобильный"]),
+            phone()
+        ),
+        (pick(&["email", "E-mail", "почта"]), email()),
         (Just("fax"), phone()),
         (Just("url"), Just("https://example.ru/ivanov".to_owned())),
     ];
-    (select(disc), sv, any::<bool>(), prop::option::of(pick(&["home", "work", "mobile"]))).prop_map(
-        |(dk, (sys, v), after, use_)| {
-            let mut m = vec![(dk.to_owned(), Doc::s(sys)), ("value".to_owned(), Doc::s(v))];
+    (
+        select(disc),
+        sv,
+        any::<bool>(),
+        prop::option::of(pick(&["home", "work", "mobile"])),
+    )
+        .prop_map(|(dk, (sys, v), after, use_)| {
+            let mut m = vec![
+                (dk.to_owned(), Doc::s(sys)),
+                ("value".to_owned(), Doc::s(v)),
+            ];
             if after {
                 m.reverse();
             }
@@ -216,8 +321,7 @@ fn contact_point(disc: &'static [&'static str]) -> impl Strategy<Value = Doc> {
                 m.push(("use".to_owned(), Doc::s(u)));
             }
             Doc::Obj(m)
-        },
-    )
+        })
 }
 
 fn first_name() -> impl Strategy<Value = Doc> {
@@ -230,23 +334,36 @@ fn first_name() -> impl Strategy<Value = Doc> {
 
 /// A FHIR HumanName.
 fn human_name() -> impl Strategy<Value = Doc> {
-    (pick(SURNAMES), pick(GIVEN), prop::option::of(pick(PATRONYMICS))).prop_flat_map(|(f, g, p)| {
-        let mut given = vec![Doc::s(g)];
-        given.extend(p.map(Doc::s));
-        let text = format!("{f} {g} {}", p.unwrap_or_default()).trim().to_owned();
-        shuffled(vec![
-            some(Just(("family".to_owned(), Doc::s(f)))),
-            some(Just(("given".to_owned(), Doc::Arr(given)))),
-            maybe(Just(("text".to_owned(), Doc::s(text)))),
-            maybe(Just(("use".to_owned(), Doc::s("official")))),
-        ])
-    })
+    (
+        pick(SURNAMES),
+        pick(GIVEN),
+        prop::option::of(pick(PATRONYMICS)),
+    )
+        .prop_flat_map(|(f, g, p)| {
+            let mut given = vec![Doc::s(g)];
+            given.extend(p.map(Doc::s));
+            let text = format!("{f} {g} {}", p.unwrap_or_default())
+                .trim()
+                .to_owned();
+            shuffled(vec![
+                some(Just(("family".to_owned(), Doc::s(f)))),
+                some(Just(("given".to_owned(), Doc::Arr(given)))),
+                maybe(Just(("text".to_owned(), Doc::s(text)))),
+                maybe(Just(("use".to_owned(), Doc::s("official")))),
+            ])
+        })
 }
 
 fn diagnosis() -> impl Strategy<Value = Doc> {
     shuffled(vec![
-        some(member(&["code"], pick(&["J06.9", "I10", "E11.9"]).prop_map(Doc::s))),
-        maybe(member(&["text", "display"], pick(&["ОРВИ", "Гипертензия", "Диабет 2 типа"]).prop_map(Doc::s))),
+        some(member(
+            &["code"],
+            pick(&["J06.9", "I10", "E11.9"]).prop_map(Doc::s),
+        )),
+        maybe(member(
+            &["text", "display"],
+            pick(&["ОРВИ", "Гипертензия", "Диабет 2 типа"]).prop_map(Doc::s),
+        )),
         maybe(member(&["createdAt"], Just(Doc::s("2024-02-01")))),
     ])
 }
@@ -256,7 +373,16 @@ fn diagnosis() -> impl Strategy<Value = Doc> {
 /// crossed both ways.
 fn deep_context() -> impl Strategy<Value = Member> {
     (
-        pick(&["passport", "card", "oms", "dms", "address", "diagnosis", "insurer", "name"]),
+        pick(&[
+            "passport",
+            "card",
+            "oms",
+            "dms",
+            "address",
+            "diagnosis",
+            "insurer",
+            "name",
+        ]),
         prop::collection::vec(any::<bool>(), 0..6),
         pick(&["number", "value", "text", "series", "given"]),
         digits(10),
@@ -264,7 +390,11 @@ fn deep_context() -> impl Strategy<Value = Member> {
         .prop_map(|(k, wraps, leaf, d)| {
             let mut v = Doc::obj(vec![(leaf, Doc::Str(d))]);
             for w in wraps {
-                v = if w { Doc::obj(vec![("details", v)]) } else { Doc::Arr(vec![v]) };
+                v = if w {
+                    Doc::obj(vec![("details", v)])
+                } else {
+                    Doc::Arr(vec![v])
+                };
             }
             (k.to_owned(), v)
         })
@@ -274,7 +404,10 @@ fn deep_context() -> impl Strategy<Value = Member> {
 /// ContactPoints that are sibling objects themselves.
 fn fhir_contact() -> impl Strategy<Value = Doc> {
     shuffled(vec![
-        maybe(member(&["relationship"], Just(Doc::Arr(vec![Doc::obj(vec![("text", Doc::s("мать"))])])))),
+        maybe(member(
+            &["relationship"],
+            Just(Doc::Arr(vec![Doc::obj(vec![("text", Doc::s("мать"))])])),
+        )),
         maybe(member(&["name"], human_name())),
         maybe(member(&["telecom"], list(contact_point(&["system"]), 1..3))),
         maybe(member(&["address"], address())),
@@ -288,34 +421,76 @@ fn list<S: Strategy<Value = Doc> + 'static>(s: S, n: std::ops::Range<usize>) -> 
 /// One patient record as a list or a card endpoint would return it.
 pub fn patient() -> impl Strategy<Value = Doc> {
     shuffled(vec![
-        some(member(&["id"], prop_oneof![(1i64..1_000_000).prop_map(Doc::int), digits(6).prop_map(|d| Doc::s(format!("p-{d}")))])),
+        some(member(
+            &["id"],
+            prop_oneof![
+                (1i64..1_000_000).prop_map(Doc::int),
+                digits(6).prop_map(|d| Doc::s(format!("p-{d}")))
+            ],
+        )),
         maybe(member(&["createdAt"], Just(Doc::s("2024-03-05T10:20:30Z")))),
-        maybe(member(&["status"], pick(&["active", "archived"]).prop_map(Doc::s))),
-        maybe(member(&["price"], (0u32..100_000).prop_map(|c| Doc::Num(
-            serde_json::Number::from_f64(f64::from(c) / 100.0).unwrap_or_else(|| 0.into())
-        )))),
-        maybe(member(&["snils", "SNILS", "snilsNumber", "snils_number", "СНИЛС"], snils())),
-        maybe(member(&["phone", "mobilePhone", "phoneNumber", "телефон"], prop_oneof![
-            phone().prop_map(Doc::Str),
-            list(phone().prop_map(Doc::Str), 1..3),
-        ])),
+        maybe(member(
+            &["status"],
+            pick(&["active", "archived"]).prop_map(Doc::s),
+        )),
+        maybe(member(
+            &["price"],
+            (0u32..100_000).prop_map(|c| {
+                Doc::Num(
+                    serde_json::Number::from_f64(f64::from(c) / 100.0).unwrap_or_else(|| 0.into()),
+                )
+            }),
+        )),
+        maybe(member(
+            &["snils", "SNILS", "snilsNumber", "snils_number", "СНИЛС"],
+            snils(),
+        )),
+        maybe(member(
+            &["phone", "mobilePhone", "phoneNumber", "телефон"],
+            prop_oneof![
+                phone().prop_map(Doc::Str),
+                list(phone().prop_map(Doc::Str), 1..3),
+            ],
+        )),
         maybe(member(&["email"], email().prop_map(Doc::Str))),
-        maybe(member(&["lastName", "last_name", "surname", "фамилия"], pick(SURNAMES).prop_map(Doc::s))),
+        maybe(member(
+            &["lastName", "last_name", "surname", "фамилия"],
+            pick(SURNAMES).prop_map(Doc::s),
+        )),
         maybe(member(&["firstName", "first_name", "имя"], first_name())),
-        maybe(member(&["middleName", "patronymic", "отчество"], pick(PATRONYMICS).prop_map(Doc::s))),
-        maybe(member(&["birthDate", "dateOfBirth", "дата рождения", "dob"], birth_date())),
-        maybe(member(&["address", "registrationAddress", "адрес"], address())),
-        maybe(member(&["identityDocuments", "passport"], list(identity_document(), 1..3))),
+        maybe(member(
+            &["middleName", "patronymic", "отчество"],
+            pick(PATRONYMICS).prop_map(Doc::s),
+        )),
+        maybe(member(
+            &["birthDate", "dateOfBirth", "дата рождения", "dob"],
+            birth_date(),
+        )),
+        maybe(member(
+            &["address", "registrationAddress", "адрес"],
+            address(),
+        )),
+        maybe(member(
+            &["identityDocuments", "passport"],
+            list(identity_document(), 1..3),
+        )),
         maybe(member(&["insurance"], insurance())),
         maybe(member(&["identifier"], list(identifier(), 1..4))),
         maybe(member(&["telecom"], list(contact_point(&["system"]), 1..3))),
-        maybe(member(&["contacts"], list(contact_point(&["type", "kind"]), 1..3))),
+        maybe(member(
+            &["contacts"],
+            list(contact_point(&["type", "kind"]), 1..3),
+        )),
         maybe(member(&["name"], list(human_name(), 1..2))),
         maybe(member(&["diagnosis"], diagnosis())),
         maybe(member(&["tags", "extra"], neutral_tree())),
         maybe(member(&["flags"], list(neutral_leaf(), 0..4))),
         maybe(deep_context()),
         maybe(member(&["contact"], list(fhir_contact(), 1..3))),
+        maybe(member(
+            &["contactInfo", "контакт"],
+            contact_point(&["type", "тип"]),
+        )),
     ])
 }
 
@@ -337,10 +512,9 @@ pub fn mis_doc() -> impl Strategy<Value = Doc> {
         .prop_map(|entry| Doc::obj(vec![("resourceType", Doc::s("Bundle")), ("entry", entry)]))
         .boxed(),
         list(patient(), 0..3),
-        (patient(), list(diagnosis(), 0..3)).prop_map(|(p, d)| Doc::obj(vec![
-            ("patient", p),
-            ("diagnoses", d),
-        ])).boxed(),
+        (patient(), list(diagnosis(), 0..3))
+            .prop_map(|(p, d)| Doc::obj(vec![("patient", p), ("diagnoses", d),]))
+            .boxed(),
     ]
 }
 

@@ -42,7 +42,11 @@ pub fn redact_cut(
     input: &[u8],
     cuts: &[usize],
 ) -> Result<(Vec<u8>, RedactStats), RedactError> {
-    let mut cuts: Vec<usize> = cuts.iter().copied().filter(|c| *c > 0 && *c < input.len()).collect();
+    let mut cuts: Vec<usize> = cuts
+        .iter()
+        .copied()
+        .filter(|c| *c > 0 && *c < input.len())
+        .collect();
     cuts.sort_unstable();
     cuts.dedup();
     let mut r = engine.redactor(purpose, kind).ok_or(RedactError::Empty)?;

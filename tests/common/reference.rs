@@ -91,8 +91,11 @@ type Sib = Option<(u32, Option<FieldClass>)>;
 impl<'r> Reference<'r> {
     pub fn new(rules: &'r RuleSet, purpose: Purpose, key: PseudonymKey) -> Reference<'r> {
         let p = rules.purpose(purpose);
-        let needed: ClassSet =
-            rules.detected().iter().filter(|c| p.action(*c) != Action::Allow).collect();
+        let needed: ClassSet = rules
+            .detected()
+            .iter()
+            .filter(|c| p.action(*c) != Action::Allow)
+            .collect();
         Reference {
             rules,
             purpose,
@@ -130,11 +133,19 @@ impl<'r> Reference<'r> {
         match v {
             Doc::Null | Doc::Bool(_) => Ok(Out::Keep(v.clone())),
             Doc::Num(n) => {
-                let enclosing = if in_array { &frames[..frames.len() - 1] } else { frames };
+                let enclosing = if in_array {
+                    &frames[..frames.len() - 1]
+                } else {
+                    frames
+                };
                 self.scalar(v, &n.to_string(), key, enclosing, sib)
             }
             Doc::Str(s) => {
-                let enclosing = if in_array { &frames[..frames.len() - 1] } else { frames };
+                let enclosing = if in_array {
+                    &frames[..frames.len() - 1]
+                } else {
+                    frames
+                };
                 self.scalar(v, s, key, enclosing, sib)
             }
             Doc::Arr(items) => {
@@ -151,9 +162,15 @@ impl<'r> Reference<'r> {
             Doc::Obj(members) => {
                 let mut inner = frames.to_vec();
                 inner.push(key);
-                let infos: Vec<KeyInfo> = members.iter().map(|(k, _)| self.rules.key_info(k)).collect();
+                let infos: Vec<KeyInfo> = members
+                    .iter()
+                    .map(|(k, _)| self.rules.key_info(k))
+                    .collect();
                 let own = if key.sibling_within != 0 {
-                    Some((key.sibling_within, self.discriminator(key.sibling_within, members, &infos)))
+                    Some((
+                        key.sibling_within,
+                        self.discriminator(key.sibling_within, members, &infos),
+                    ))
                 } else {
                     None
                 };
@@ -169,7 +186,12 @@ impl<'r> Reference<'r> {
     }
 
     /// The class named by the first discriminator member that names one.
-    fn discriminator(&self, bits: u32, members: &[(String, Doc)], infos: &[KeyInfo]) -> Option<FieldClass> {
+    fn discriminator(
+        &self,
+        bits: u32,
+        members: &[(String, Doc)],
+        infos: &[KeyInfo],
+    ) -> Option<FieldClass> {
         let rules = self.rules.siblings();
         members.iter().zip(infos).find_map(|((_, v), info)| {
             let Doc::Str(s) = v else { return None };
@@ -185,10 +207,10 @@ impl<'r> Reference<'r> {
 
     /// The class the key rules give a scalar (before refining).
     fn classify(&self, key: KeyInfo, enclosing: &[KeyInfo], sib: Sib) -> Option<FieldClass> {
-        if let Some((bits, Some(class))) = sib {
-            if key.sibling_value & bits != 0 {
-                return Some(class);
-            }
+        if let Some((bits, Some(class))) = sib
+            && key.sibling_value & bits != 0
+        {
+            return Some(class);
         }
         if key.ctx_keys != 0 {
             let contexts = self.rules.contexts();
@@ -213,11 +235,15 @@ impl<'r> Reference<'r> {
     ) -> Result<Out, RedactError> {
         let class = self.classify(key, enclosing, sib).map(|c| refine(c, text));
         let action = class.map_or(Action::Allow, |c| self.action(c));
-        self.seen.push(Seen { text: text.to_owned(), class, action });
-        if let Some(c) = class {
-            if action != Action::Allow {
-                return self.whole(c, action, text);
-            }
+        self.seen.push(Seen {
+            text: text.to_owned(),
+            class,
+            action,
+        });
+        if let Some(c) = class
+            && action != Action::Allow
+        {
+            return self.whole(c, action, text);
         }
         let Some(det) = &self.detectors else {
             return Ok(Out::Keep(v.clone()));
@@ -227,14 +253,15 @@ impl<'r> Reference<'r> {
         if found.is_empty() {
             return Ok(Out::Keep(v.clone()));
         }
-        if let [f] = found[..] {
-            if text[..f.start].trim().is_empty() && text[f.end..].trim().is_empty() {
-                let action = self.action(f.class);
-                if action == Action::Allow {
-                    return Ok(Out::Keep(v.clone()));
-                }
-                return self.whole(f.class, action, text);
+        if let [f] = found[..]
+            && text[..f.start].trim().is_empty()
+            && text[f.end..].trim().is_empty()
+        {
+            let action = self.action(f.class);
+            if action == Action::Allow {
+                return Ok(Out::Keep(v.clone()));
             }
+            return self.whole(f.class, action, text);
         }
         let mut rebuilt = String::new();
         let mut last = 0;
@@ -293,8 +320,21 @@ pub fn refine(class: FieldClass, text: &str) -> FieldClass {
         return FieldClass::FullName;
     }
     let lower = t.to_lowercase();
-    let patronymic = ["вич", "вна", "ична", "инична", "оглы", "кызы", "угли", "гызы"]
-        .iter()
-        .any(|s| lower.ends_with(s));
-    if patronymic && lower.chars().count() > 4 { FieldClass::Patronymic } else { class }
+    let patronymic = [
+        "вич",
+        "вна",
+        "ична",
+        "инична",
+        "оглы",
+        "кызы",
+        "угли",
+        "гызы",
+    ]
+    .iter()
+    .any(|s| lower.ends_with(s));
+    if patronymic && lower.chars().count() > 4 {
+        FieldClass::Patronymic
+    } else {
+        class
+    }
 }
