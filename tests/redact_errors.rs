@@ -605,3 +605,39 @@ fn cli_text_plain_passes_plain_text() {
         "a cut UTF-8 character at the end of text"
     );
 }
+
+/// An invalid string inside a held-back sibling object (FHIR identifier) is
+/// found when the object is replayed. The error must still name the
+/// string's offset (24 here, as for any other string), whatever the
+/// chunking: any split of the input gives the same result, errors included.
+#[test]
+fn errors_inside_held_back_objects_have_the_same_offset_for_any_chunking() {
+    let cases: [(&[u8], RedactError); 3] = [
+        (
+            b"{\"identifier\":[{\"value\":\"\xff\",\"system\":\"snils\"}]}",
+            RedactError::InvalidUtf8(24),
+        ),
+        (
+            b"{\"identifier\":[{\"value\":\"a\x01\",\"system\":\"snils\"}]}",
+            RedactError::Malformed(24),
+        ),
+        (
+            br#"{"identifier":[{"value":"\q","system":"snils"}]}"#,
+            RedactError::Malformed(24),
+        ),
+    ];
+    let e = engine();
+    for (input, want) in cases {
+        for p in [Purpose::Legal, Purpose::Support] {
+            let shown = String::from_utf8_lossy(input);
+            assert_eq!(redact(&e, p, input), Err(want), "{p}, whole: {shown}");
+            assert_eq!(
+                redact_bytewise(&e, p, input),
+                Err(want),
+                "{p}, 1-byte chunks: {shown}"
+            );
+            let cut = redact_cut(&e, p, ContentKind::Json, input, &[5]).map(|(o, _)| o);
+            assert_eq!(cut, Err(want), "{p}, cut at 5: {shown}");
+        }
+    }
+}
