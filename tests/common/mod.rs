@@ -4,6 +4,7 @@
 //! helpers that drive the streaming engine.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod doc;
 pub mod docgen;
 pub mod reference;
