@@ -7,7 +7,8 @@
 //!   whole-document reference (tests/common/reference.rs), with the same
 //!   per-class counts;
 //! - under `marketing` and `support`, no value a rule removes or masks
-//!   survives anywhere in the output;
+//!   survives anywhere in the output, nor under `analytics` one it
+//!   pseudonymizes;
 //! - `legal` output is byte-identical to the input, and so is every
 //!   purpose's output for a document with neutral keys only.
 //!
@@ -103,7 +104,7 @@ proptest! {
     #[test]
     fn removed_and_masked_values_do_not_survive(doc in gen_::mis_doc(), seed in any::<u64>()) {
         let e = engine();
-        for p in [Purpose::Marketing, Purpose::Support] {
+        for p in [Purpose::Marketing, Purpose::Support, Purpose::Analytics] {
             let mut r = Reference::new(e.rules(), p, key());
             r.redact(&doc).unwrap_or_else(|err| panic!("reference: {err:?}"));
             // Values that legitimately stay (keys, allowed and unclassified
@@ -114,7 +115,10 @@ proptest! {
             let hidden: Vec<&str> = r
                 .seen
                 .iter()
-                .filter(|s| matches!(s.action, Action::Remove | Action::Null | Action::Mask { .. }))
+                .filter(|s| matches!(
+                        s.action,
+                        Action::Remove | Action::Null | Action::Mask { .. } | Action::Pseudonymize
+                    ))
                 .map(|s| s.text.as_str())
                 .filter(|t| t.chars().filter(|c| c.is_alphanumeric()).count() >= 5)
                 .filter(|t| !kept.iter().any(|k| k.contains(t)))
