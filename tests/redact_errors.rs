@@ -76,13 +76,18 @@ fn malformed_json_is_malformed() {
         ("lone high surrogate", br#"{"a":"\ud800x"}"#),
         ("lone low surrogate", br#"{"snils":"\udc00"}"#),
         ("bad escape in key", br#"{"\q":1}"#),
-        ("byte outside string", b"{\"a\":1}\xff"),
         ("value where key expected", br#"{1:2}"#),
         ("colon in array", br#"[1:2]"#),
     ];
     for (what, input) in cases {
         assert_err(input, malformed, what);
     }
+    // A byte that is not UTF-8 is refused as such wherever it stands.
+    assert_err(
+        b"{\"a\":1}\xff",
+        |e| e == RedactError::InvalidUtf8(7),
+        "byte outside string",
+    );
 }
 
 #[test]
@@ -221,7 +226,7 @@ fn invalid_utf8_in_strings_and_keys() {
     }
     assert_eq!(
         redact_all_ways(&engine(), Purpose::Legal, b"{\"a\":\"x\x80\"}"),
-        Err(RedactError::InvalidUtf8(5))
+        Err(RedactError::InvalidUtf8(7))
     );
 }
 
@@ -542,15 +547,15 @@ fn errors_inside_held_back_objects_have_the_same_offset_for_any_chunking() {
     let cases: [(&[u8], RedactError); 3] = [
         (
             b"{\"identifier\":[{\"value\":\"\xff\",\"system\":\"snils\"}]}",
-            RedactError::InvalidUtf8(24),
+            RedactError::InvalidUtf8(25),
         ),
         (
             b"{\"identifier\":[{\"value\":\"a\x01\",\"system\":\"snils\"}]}",
-            RedactError::Malformed(24),
+            RedactError::Malformed(26),
         ),
         (
             br#"{"identifier":[{"value":"\q","system":"snils"}]}"#,
-            RedactError::Malformed(24),
+            RedactError::Malformed(25),
         ),
     ];
     let e = engine();

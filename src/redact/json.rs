@@ -191,7 +191,10 @@ impl JsonRedactor {
     /// Ends the body: the last token is complete and the document whole.
     pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), RedactError> {
         let out_start = out.len();
-        self.utf8.finish()?;
+        if self.utf8.mid_character() {
+            // The body stopped inside a character: it was cut short.
+            return Err(RedactError::Truncated);
+        }
         self.resume_carry(out);
         let tok = std::mem::take(&mut self.pending);
         let used = self.run(&tok, out, true)?;
@@ -335,7 +338,7 @@ impl JsonRedactor {
                                 StrEnd::End(e) => e,
                                 StrEnd::Incomplete if eof => return Err(RedactError::Truncated),
                                 StrEnd::Incomplete => return Ok(i),
-                                StrEnd::Control(p) => {
+                                StrEnd::Control(p) | StrEnd::BadEscape(p) => {
                                     return Err(RedactError::Malformed(self.base + p as u64));
                                 }
                             };
@@ -394,7 +397,7 @@ impl JsonRedactor {
                             StrEnd::End(e) => e,
                             StrEnd::Incomplete if eof => return Err(RedactError::Truncated),
                             StrEnd::Incomplete => return Ok(i),
-                            StrEnd::Control(p) => {
+                            StrEnd::Control(p) | StrEnd::BadEscape(p) => {
                                 return Err(RedactError::Malformed(self.base + p as u64));
                             }
                         };
@@ -674,13 +677,15 @@ impl JsonRedactor {
 
     /// The class the rules give the value at the current position.
     fn classify(&self, key: KeyInfo, enclosing: usize) -> Option<FieldClass> {
+        // In a held-back sibling object, its value key (or an array under
+        // it) takes the class the discriminator named.
         if let Some(Frame {
             sib: Some((rules, Some(class))),
             obj: true,
             ..
-        }) = self.frames.last()
+        }) = enclosing.checked_sub(1).and_then(|i| self.frames.get(i))
         {
-            if enclosing == self.frames.len() && key.sibling_value & rules != 0 {
+            if key.sibling_value & rules != 0 {
                 return Some(*class);
             }
         }
@@ -711,9 +716,13 @@ impl JsonRedactor {
                 let mut text = String::new();
                 let t = Self::decode(&src.inp[s + 1..e - 1], &mut text, at)?.to_lowercase();
                 let rules = self.plan.rules.siblings();
-                c.disc = (0..rules.len())
-                    .filter(|i| c.rules & (1 << i) != 0)
-                    .find_map(|i| rules[i].classes.get(&t).copied());
+                // The first discriminator that names a class decides; a
+                // later one that names nothing must not clear it.
+                if c.disc.is_none() {
+                    c.disc = (0..rules.len())
+                        .filter(|i| c.rules & (1 << i) != 0)
+                        .find_map(|i| rules[i].classes.get(&t).copied());
+                }
             }
             c.disc_next = false;
             self.pass(src, s, e)?;

@@ -39,7 +39,8 @@
 //! An allowed or unclassified scalar is then scanned by the value detectors
 //! of the classes the purpose does not allow (so this reference stays right
 //! whatever the detectors find): one finding that is the whole value (up to
-//! whitespace) is treated as a whole value of that class; otherwise every
+//! whitespace) is treated as a whole value of that class, unless the key
+//! already gave the value a class (then the key decides); otherwise every
 //! non-allowed finding is replaced in the text (a removed one by `[class]`)
 //! and the value becomes a string.
 
@@ -233,7 +234,7 @@ impl<'r> Reference<'r> {
         enclosing: &[KeyInfo],
         sib: Sib,
     ) -> Result<Out, RedactError> {
-        let class = self.classify(key, enclosing, sib).map(|c| refine(c, text));
+        let class = self.classify(key, enclosing, sib).and_then(|c| refine(c, text));
         let action = class.map_or(Action::Allow, |c| self.action(c));
         self.seen.push(Seen {
             text: text.to_owned(),
@@ -258,7 +259,7 @@ impl<'r> Reference<'r> {
             && text[f.end..].trim().is_empty()
         {
             let action = self.action(f.class);
-            if action == Action::Allow {
+            if action == Action::Allow || class.is_some() {
                 return Ok(Out::Keep(v.clone()));
             }
             return self.whole(f.class, action, text);
@@ -311,30 +312,33 @@ impl<'r> Reference<'r> {
 }
 
 /// `given_name` refined by the value: see the module comment.
-pub fn refine(class: FieldClass, text: &str) -> FieldClass {
+/// What the value says about its key's class: see `refine` in the engine.
+/// A ten-digit INN (a legal entity's, checked by its own check digit here)
+/// is not personal data.
+pub fn refine(class: FieldClass, text: &str) -> Option<FieldClass> {
+    if class == FieldClass::Inn {
+        let t = text.trim();
+        let d: Vec<u32> = t.chars().filter_map(|c| c.to_digit(10)).collect();
+        let weights = [2, 4, 10, 3, 5, 9, 4, 6, 8];
+        let org = t.len() == 10
+            && d.len() == 10
+            && weights.iter().zip(&d).map(|(w, x)| w * x).sum::<u32>() % 11 % 10 == d[9];
+        return if org { None } else { Some(class) };
+    }
     if class != FieldClass::GivenName {
-        return class;
+        return Some(class);
     }
     let t = text.trim();
     if t.split_whitespace().nth(1).is_some() {
-        return FieldClass::FullName;
+        return Some(FieldClass::FullName);
     }
     let lower = t.to_lowercase();
-    let patronymic = [
-        "вич",
-        "вна",
-        "ична",
-        "инична",
-        "оглы",
-        "кызы",
-        "угли",
-        "гызы",
-    ]
-    .iter()
-    .any(|s| lower.ends_with(s));
+    let patronymic = ["ич", "вна", "ична", "оглы", "кызы", "угли", "гызы"]
+        .iter()
+        .any(|s| lower.ends_with(s));
     if patronymic && lower.chars().count() > 4 {
-        FieldClass::Patronymic
+        Some(FieldClass::Patronymic)
     } else {
-        class
+        Some(class)
     }
 }

@@ -14,6 +14,8 @@ pub enum StrEnd {
     Incomplete,
     /// A raw control character (below 0x20) at this index: not JSON.
     Control(usize),
+    /// An escape that JSON does not have (`\x`, `\u12`) at this index.
+    BadEscape(usize),
 }
 
 /// Finds the closing quote of a string, skipping escapes and rejecting raw
@@ -46,15 +48,60 @@ pub fn string_end(inp: &[u8], mut i: usize) -> StrEnd {
         }
         match inp[i] {
             b'"' => return StrEnd::End(i + 1),
-            b'\\' => {
-                if i + 1 >= n {
-                    return StrEnd::Incomplete;
-                }
-                i += 2;
-            }
+            b'\\' => match inp.get(i + 1) {
+                None => return StrEnd::Incomplete,
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                Some(b'u') => match unicode_escape(inp, i) {
+                    Esc::Ok(len) => i += len,
+                    Esc::Incomplete => return StrEnd::Incomplete,
+                    Esc::Bad => return StrEnd::BadEscape(i),
+                },
+                Some(_) => return StrEnd::BadEscape(i),
+            },
             c if c < 0x20 => return StrEnd::Control(i),
             _ => i += 1,
         }
+    }
+}
+
+enum Esc {
+    Ok(usize),
+    Incomplete,
+    Bad,
+}
+
+/// A `\uXXXX` escape at `i`: a surrogate must come as a high-low pair.
+fn unicode_escape(inp: &[u8], i: usize) -> Esc {
+    let hex4 = |at: usize| -> Result<Option<u32>, ()> {
+        let h = &inp[at.min(inp.len())..(at + 4).min(inp.len())];
+        if !h.iter().all(u8::is_ascii_hexdigit) {
+            return Err(());
+        }
+        if h.len() < 4 {
+            return Ok(None);
+        }
+        Ok(Some(h.iter().fold(0, |a, &c| a * 16 + (c as char).to_digit(16).unwrap_or(0))))
+    };
+    let hi = match hex4(i + 2) {
+        Err(()) => return Esc::Bad,
+        Ok(None) => return Esc::Incomplete,
+        Ok(Some(v)) => v,
+    };
+    match hi {
+        0xDC00..=0xDFFF => Esc::Bad,
+        0xD800..=0xDBFF => {
+            match (inp.get(i + 6), inp.get(i + 7)) {
+                (None, _) | (Some(b'\\'), None) => return Esc::Incomplete,
+                (Some(b'\\'), Some(b'u')) => {}
+                _ => return Esc::Bad,
+            }
+            match hex4(i + 8) {
+                Ok(Some(0xDC00..=0xDFFF)) => Esc::Ok(12),
+                Ok(None) => Esc::Incomplete,
+                _ => Esc::Bad,
+            }
+        }
+        _ => Esc::Ok(6),
     }
 }
 
@@ -103,6 +150,8 @@ pub fn valid_number(t: &[u8]) -> bool {
 #[derive(Default)]
 pub struct Utf8Check {
     tail: Vec<u8>,
+    /// Absolute offset of the first byte of `tail`.
+    tail_at: u64,
     /// Absolute offset of the next byte.
     offset: u64,
 }
@@ -120,13 +169,14 @@ impl Utf8Check {
                 return Ok(());
             }
             if std::str::from_utf8(&self.tail).is_err() {
-                return Err(RedactError::InvalidUtf8(self.offset));
+                return Err(RedactError::InvalidUtf8(self.tail_at));
             }
             self.tail.clear();
         }
         match simdutf8::compat::from_utf8(rest) {
             Ok(_) => {}
             Err(e) if e.error_len().is_none() => {
+                self.tail_at = self.offset + (chunk.len() - rest.len() + e.valid_up_to()) as u64;
                 self.tail.extend_from_slice(&rest[e.valid_up_to()..]);
             }
             Err(e) => {
@@ -138,13 +188,9 @@ impl Utf8Check {
         Ok(())
     }
 
-    /// At the end of the input, an unfinished character is an error.
-    pub fn finish(&self) -> Result<(), RedactError> {
-        if self.tail.is_empty() {
-            Ok(())
-        } else {
-            Err(RedactError::InvalidUtf8(self.offset))
-        }
+    /// Whether the input so far ends inside a character.
+    pub fn mid_character(&self) -> bool {
+        !self.tail.is_empty()
     }
 }
 
@@ -200,11 +246,11 @@ mod tests {
             let mut u = Utf8Check::default();
             u.feed(&s[..cut]).unwrap();
             u.feed(&s[cut..]).unwrap();
-            u.finish().unwrap();
+            assert!(!u.mid_character());
         }
         let mut u = Utf8Check::default();
         u.feed(&s[..4]).unwrap();
-        assert!(u.finish().is_err());
+        assert!(u.mid_character());
         let mut u = Utf8Check::default();
         assert_eq!(u.feed(b"ab\xff"), Err(RedactError::InvalidUtf8(2)));
     }
