@@ -4,5 +4,5 @@ pub mod audit;
 pub mod class;
 pub mod consent;
 pub mod detect;
-pub mod redact;
 pub mod rules;
+pub mod redact;
