@@ -430,7 +430,8 @@ fn word_start_before(text: &str, end: usize) -> Option<usize> {
     while letter_before(b, s) {
         // An ASCII letter is one byte, a Cyrillic one two.
         s -= if b[s - 1].is_ascii() { 1 } else { 2 };
-        if end - s > 24 {
+        // Markers and house words are at most six letters.
+        if end - s > 12 {
             return None;
         }
     }
@@ -467,6 +468,11 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Finding>) {
         let found = match text.as_bytes()[p] {
             b':' => colon_keyword(text, p),
             _ => {
+                // Markers are Cyrillic words: a Cyrillic letter before the
+                // dot or hyphen, or nothing to do.
+                if p < 2 || !matches!(text.as_bytes()[p - 2], 0xD0 | 0xD1) {
+                    continue;
+                }
                 let Some(ws) = word_start_before(text, p) else {
                     continue;
                 };

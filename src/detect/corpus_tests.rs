@@ -438,6 +438,15 @@ fn detect_throughput() {
     }
     let (mut a1, mut a2, mut a3) = (String::new(), String::new(), String::new());
     let all: Vec<&String> = strings.iter().collect();
+    if std::env::var("ZASLON_ONLY_FREE_TEXT").is_ok() {
+        measure("free text (> 200 bytes)", &contiguous(&mut a2, &long));
+        return;
+    }
+    if std::env::var("ZASLON_ONLY_SHORT").is_ok() {
+        let short: Vec<&String> = strings.iter().filter(|s| s.len() <= 200).collect();
+        measure("short values (<= 200 bytes)", &contiguous(&mut a2, &short));
+        return;
+    }
     measure("all string values", &contiguous(&mut a1, &all));
     measure("free text (> 200 bytes)", &contiguous(&mut a2, &long));
     let plain: Vec<&String> = plain.iter().collect();

@@ -44,7 +44,8 @@ pub(crate) fn scan(d: &Detectors, text: &str, out: &mut Vec<Finding>) {
         let plus = (i > 0 && b[i - 1] == b'+').then(|| i - 1);
         let start = plus.unwrap_or(i);
         if !start_ok(text, start) {
-            i = run_end(b, i);
+            // Glued to a word: skip the whole token (a hash, a UUID part).
+            i = token_end(b, i);
             continue;
         }
         if let Some(end) = birth_date::match_date(text, i) {
@@ -55,7 +56,7 @@ pub(crate) fn scan(d: &Detectors, text: &str, out: &mut Vec<Finding>) {
                     class: FieldClass::BirthDate,
                 });
             }
-            i = end;
+            i = time_end(b, end);
             continue;
         }
         let c = Cluster::parse(text, i, plus);
@@ -64,8 +65,22 @@ pub(crate) fn scan(d: &Detectors, text: &str, out: &mut Vec<Finding>) {
     }
 }
 
-fn run_end(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && b[i].is_ascii_digit() {
+/// End of the ASCII letters, digits and `_` from `i`.
+fn token_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+        i += 1;
+    }
+    i
+}
+
+/// After a date at `end`: the end of an ISO time glued to it
+/// (`T16:30:00+05:00`), which holds no identifier.
+fn time_end(b: &[u8], end: usize) -> usize {
+    if b.get(end) != Some(&b'T') {
+        return end;
+    }
+    let mut i = end + 1;
+    while i < b.len() && matches!(b[i], b'0'..=b'9' | b':' | b'.' | b'+' | b'-' | b'Z') {
         i += 1;
     }
     i
