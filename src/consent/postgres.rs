@@ -92,8 +92,10 @@ impl PgSource {
         config
             .connect_timeout(connect_timeout)
             .keepalives(true)
-            .keepalives_idle(Duration::from_secs(10))
-            .application_name("zaslon-consent");
+            .keepalives_idle(Duration::from_secs(10));
+        if config.get_application_name().is_none() {
+            config.application_name("zaslon-consent");
+        }
         // Identifiers are validated above; values are always parameters.
         let PgNames {
             schema,
@@ -128,16 +130,16 @@ impl PgSource {
     }
 
     async fn conn(&self) -> Result<Arc<Conn>, tokio_postgres::Error> {
-        if let Some(c) = self.conn.read().await.as_ref() {
-            if !c.client.is_closed() {
-                return Ok(Arc::clone(c));
-            }
+        if let Some(c) = self.conn.read().await.as_ref()
+            && !c.client.is_closed()
+        {
+            return Ok(Arc::clone(c));
         }
         let _one_at_a_time = self.connecting.lock().await;
-        if let Some(c) = self.conn.read().await.as_ref() {
-            if !c.client.is_closed() {
-                return Ok(Arc::clone(c));
-            }
+        if let Some(c) = self.conn.read().await.as_ref()
+            && !c.client.is_closed()
+        {
+            return Ok(Arc::clone(c));
         }
         let (client, connection) = self.config.connect(NoTls).await?;
         tokio::spawn(async move {
@@ -157,7 +159,7 @@ impl PgSource {
     pub async fn probe(&self) -> Result<bool, String> {
         match self.conn().await {
             Ok(_) => {}
-            Err(e) if e.as_db_error().is_some() => return Err(e.to_string()),
+            Err(e) if e.as_db_error().is_some() => return Err(describe(&e)),
             Err(e) => {
                 tracing::warn!(error = %e, "consent: PostgreSQL not reachable at startup; lookups fail until it is");
                 return Ok(false);
@@ -169,7 +171,23 @@ impl PgSource {
             .map_err(|e| e.to_string())
     }
 
+    /// One lookup statement; once more on a new connection when the old one
+    /// turned out closed (the server restarted, or dropped an idle session).
     async fn query(&self, subjects: &[String]) -> Result<Vec<SubjectState>, tokio_postgres::Error> {
+        match self.query_once(subjects).await {
+            Err(e) if e.is_closed() || self.closed().await => self.query_once(subjects).await,
+            other => other,
+        }
+    }
+
+    async fn closed(&self) -> bool {
+        self.conn.read().await.is_none()
+    }
+
+    async fn query_once(
+        &self,
+        subjects: &[String],
+    ) -> Result<Vec<SubjectState>, tokio_postgres::Error> {
         let conn = self.conn().await?;
         self.queries.fetch_add(1, Relaxed);
         let rows = match conn.client.query(&conn.lookup, &[&subjects]).await {
@@ -224,7 +242,7 @@ impl ConsentSource for PgSource {
     ) -> BoxFuture<'a, Result<Vec<SubjectState>, ConsentError>> {
         Box::pin(async move {
             self.query(subjects).await.map_err(|e| {
-                tracing::warn!(error = %e, "consent: PostgreSQL lookup failed");
+                tracing::warn!(error = %describe(&e), "consent: PostgreSQL lookup failed");
                 ConsentError::Unavailable
             })
         })
@@ -306,6 +324,14 @@ async fn listen_once(
                 }
             }
         }
+    }
+}
+
+/// The server's message without its DETAIL (which may quote row values).
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({}): {}", db.severity(), db.code().code(), db.message()),
+        None => e.to_string(),
     }
 }
 
