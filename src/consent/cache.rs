@@ -30,6 +30,67 @@ use super::{BoxFuture, ConsentError, ConsentSource, SubjectState};
 /// while it ran, before its answer is handed out uncached.
 const MAX_DIRTY_RETRIES: u32 = 3;
 
+/// A subject id as a cache key: up to 30 bytes inline, so that a hit
+/// follows one pointer less (at a million entries each one is a cache
+/// miss) and a key costs no allocation of its own; longer ids on the heap.
+#[derive(Clone)]
+enum Key {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<str>),
+}
+
+const INLINE: usize = 30;
+
+impl Key {
+    fn new(s: &str) -> Key {
+        if s.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            Key::Inline {
+                len: s.len() as u8,
+                bytes,
+            }
+        } else {
+            Key::Heap(s.into())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, bytes } => &bytes[..*len as usize],
+            Key::Heap(s) => s.as_bytes(),
+        }
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+impl Eq for Key {}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write(self.as_bytes());
+    }
+}
+
+/// A borrowed subject id to look a [`Key`] up with, without building one.
+struct KeyRef<'a>(&'a str);
+
+impl std::hash::Hash for KeyRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write(self.0.as_bytes());
+    }
+}
+
+impl moka::Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        self.0.as_bytes() == key.as_bytes()
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     state: SubjectState,
@@ -99,7 +160,7 @@ impl Default for CacheSettings {
 }
 
 struct Inner {
-    cache: moka::future::Cache<Arc<str>, Entry>,
+    cache: moka::future::Cache<Key, Entry>,
     backend: Arc<dyn ConsentSource>,
     settings: CacheSettings,
     generation: AtomicU64,
@@ -178,8 +239,12 @@ impl ConsentCache {
         // moka keeps an entry as long as it may be served at all, fresh or
         // stale; freshness is checked on every read.
         let keep = settings.ttl.max(settings.stale_serve);
+        // LRU rather than TinyLFU: a hit then costs no frequency-sketch
+        // updates (cache misses at a million entries), and recency is
+        // what consent traffic has.
         let cache = moka::future::Cache::builder()
             .max_capacity(settings.max_subjects)
+            .eviction_policy(moka::policy::EvictionPolicy::lru())
             .time_to_live(keep)
             .build();
         ConsentCache {
@@ -239,8 +304,13 @@ impl ConsentCache {
     /// The synchronous fast path: the subject's state if a fresh entry is
     /// at hand without waiting, `None` otherwise (then call `lookup`).
     pub fn try_cached(&self, subject: &str) -> Option<SubjectState> {
-        let entry = self.inner.cache.get(subject).now_or_never().flatten()?;
-        if self.inner.fresh(&entry, Instant::now()) {
+        let entry = self
+            .inner
+            .cache
+            .get(&KeyRef(subject))
+            .now_or_never()
+            .flatten()?;
+        if self.inner.fresh(&entry, Instant::now) {
             self.inner.counters.hits.fetch_add(1, Relaxed);
             Some(entry.state)
         } else {
@@ -273,9 +343,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inner {
-    fn fresh(&self, e: &Entry, now: Instant) -> bool {
+    fn fresh(&self, e: &Entry, now: impl FnOnce() -> Instant) -> bool {
+        // Without a stale window moka's own TTL is the freshness bound, and
+        // the clock need not be read on a hit.
         e.generation == self.generation.load(Relaxed)
-            && now.saturating_duration_since(e.fetched) < self.settings.ttl
+            && (self.settings.stale_serve <= self.settings.ttl
+                || now().saturating_duration_since(e.fetched) < self.settings.ttl)
     }
 
     fn servable_stale(&self, e: &Entry, now: Instant) -> bool {
@@ -290,7 +363,7 @@ impl Inner {
         if let Some(p) = lock(&self.pending).get_mut(subject) {
             p.dirty = true;
         }
-        self.cache.invalidate(subject).await;
+        self.cache.invalidate(&KeyRef(subject)).await;
     }
 
     fn expire_all(&self) {
@@ -311,16 +384,20 @@ impl Inner {
         self: &Arc<Self>,
         subjects: &[String],
     ) -> Result<Vec<SubjectState>, ConsentError> {
-        let now = Instant::now();
+        // The clock is read once per batch, and only if needed.
+        let mut now: Option<Instant> = None;
         let mut out = Vec::with_capacity(subjects.len());
         // (position in `subjects`, the entry to fall back on if the backend fails)
         let mut misses: Vec<(usize, Option<Entry>)> = Vec::new();
         for (i, s) in subjects.iter().enumerate() {
-            match self.cache.get(s.as_str()).await {
-                Some(e) if self.fresh(&e, now) => out.push(e.state),
+            match self.cache.get(&KeyRef(s)).await {
+                Some(e) if self.fresh(&e, || *now.get_or_insert_with(Instant::now)) => {
+                    out.push(e.state)
+                }
                 other => {
                     out.push(SubjectState::default());
-                    misses.push((i, other.filter(|e| self.servable_stale(e, now))));
+                    let t = *now.get_or_insert_with(Instant::now);
+                    misses.push((i, other.filter(|e| self.servable_stale(e, t))));
                 }
             }
         }
@@ -443,9 +520,7 @@ impl Inner {
                     fetched,
                     generation,
                 };
-                self.cache
-                    .insert(Arc::from(subjects[i].as_str()), entry)
-                    .await;
+                self.cache.insert(Key::new(&subjects[i]), entry).await;
             }
             let retry = attempt < MAX_DIRTY_RETRIES;
             let mut dirty = Vec::new();
@@ -467,7 +542,7 @@ impl Inner {
             }
             // Changed while being read: drop what was just cached for them.
             for &i in &dirty {
-                self.cache.invalidate(subjects[i].as_str()).await;
+                self.cache.invalidate(&KeyRef(&subjects[i])).await;
             }
             if dirty.is_empty() || !retry {
                 // When still changing after the retries, this answer (current
