@@ -317,7 +317,7 @@ async fn listen_once(
                 if inv.is_closed() {
                     return Ok(());
                 }
-                match tokio::time::timeout(LISTEN_PING, client.simple_query("")).await {
+                match tokio::time::timeout(LISTEN_PING, client.simple_query("select 1")).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => return Err(e),
                     Err(_) => return Ok(()),
