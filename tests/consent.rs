@@ -188,6 +188,38 @@ async fn the_cache_is_size_bounded() {
     );
 }
 
+#[tokio::test]
+async fn a_panicking_backend_fails_closed_and_does_not_wedge_the_subject() {
+    let mem = Arc::new(MemorySource::new());
+    let panicky = Arc::new(Panicky::new(mem.clone()));
+    let cache = ConsentCache::new(panicky.clone(), CacheSettings::default());
+    let s = vec!["p".to_string()];
+    assert_eq!(cache.get(&s).await, Err(ConsentError::Unavailable));
+    panicky.heal();
+    assert_eq!(cache.get(&s).await, Ok(vec![SubjectState::default()]));
+}
+
+#[tokio::test]
+async fn duplicates_in_a_batch_and_admin_invalidation() {
+    let mem = Arc::new(MemorySource::new());
+    mem.set_blocked("d", true);
+    let cache = ConsentCache::new(mem.clone(), CacheSettings::default());
+    let batch = vec!["d".to_string(), "e".to_string(), "d".to_string()];
+    let st = cache.get(&batch).await.unwrap();
+    assert!(st[0].blocked && !st[1].blocked && st[2].blocked);
+    assert_eq!(mem.calls(), 1);
+
+    mem.set_blocked("d", false);
+    mem.set_blocked("e", true);
+    cache.invalidate("d").await;
+    let st = cache.get(&batch).await.unwrap();
+    assert!(!st[0].blocked && !st[1].blocked, "only `d` was invalidated");
+    cache.invalidate_all();
+    let st = cache.get(&batch).await.unwrap();
+    assert!(st[1].blocked, "everything was invalidated");
+    assert_eq!(mem.calls(), 3);
+}
+
 // ----------------------------------------------------------------- file ---
 
 #[tokio::test]

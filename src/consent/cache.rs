@@ -106,6 +106,28 @@ struct Pending {
     fetch: Fetch,
     index: usize,
     dirty: bool,
+    /// Which fetch registered this entry.
+    id: u64,
+}
+
+/// Clears what a fetch task registered if the task dies without clearing
+/// it (a panicking backend): its waiters then fail (`Unavailable`) and the
+/// next lookup starts a new fetch instead of joining a dead one.
+struct PendingGuard {
+    inner: Arc<Inner>,
+    subjects: Vec<String>,
+    id: u64,
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        let mut pending = lock(&self.inner.pending);
+        for s in &self.subjects {
+            if pending.get(s.as_str()).is_some_and(|p| p.id == self.id) {
+                pending.remove(s.as_str());
+            }
+        }
+    }
 }
 
 /// Counters, read with [`ConsentCache::stats`].
@@ -165,6 +187,7 @@ struct Inner {
     settings: CacheSettings,
     generation: AtomicU64,
     pending: Mutex<HashMap<Arc<str>, Pending>>,
+    next_fetch: AtomicU64,
     counters: Counters,
     tasks: Mutex<Vec<AbortHandle>>,
 }
@@ -254,6 +277,7 @@ impl ConsentCache {
                 settings,
                 generation: AtomicU64::new(0),
                 pending: Mutex::new(HashMap::new()),
+                next_fetch: AtomicU64::new(0),
                 counters: Counters::default(),
                 tasks: Mutex::new(Vec::new()),
             }),
@@ -439,6 +463,7 @@ impl Inner {
     ) -> Vec<(Fetch, usize)> {
         let mut waits = Vec::with_capacity(misses.len());
         let mut lead: Vec<String> = Vec::new();
+        let id = self.next_fetch.fetch_add(1, Relaxed);
         let (tx, rx) = oneshot::channel::<FetchResult>();
         let fetch: Fetch = rx
             .map(|r| r.unwrap_or(Err(ConsentError::Unavailable)))
@@ -459,6 +484,7 @@ impl Inner {
                             fetch: fetch.clone(),
                             index,
                             dirty: false,
+                            id,
                         },
                     );
                     waits.push((fetch.clone(), index));
@@ -466,9 +492,14 @@ impl Inner {
             }
         }
         if !lead.is_empty() {
-            let inner = Arc::clone(self);
+            let guard = PendingGuard {
+                inner: Arc::clone(self),
+                subjects: lead,
+                id,
+            };
             tokio::spawn(async move {
-                let result = inner.fetch(&lead).await;
+                let result = guard.inner.fetch(&guard.subjects).await;
+                drop(guard);
                 let _ = tx.send(result);
             });
         }

@@ -91,6 +91,39 @@ impl ConsentSource for Slow {
     }
 }
 
+/// A backend that panics until healed.
+pub struct Panicky {
+    inner: Arc<dyn ConsentSource>,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl Panicky {
+    pub fn new(inner: Arc<dyn ConsentSource>) -> Panicky {
+        Panicky {
+            inner,
+            broken: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
+    pub fn heal(&self) {
+        self.broken.store(false, Relaxed);
+    }
+}
+
+impl ConsentSource for Panicky {
+    fn lookup<'a>(
+        &'a self,
+        subjects: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<SubjectState>, ConsentError>> {
+        Box::pin(async move {
+            assert!(
+                !self.broken.load(Relaxed),
+                "the backend panics (on purpose)"
+            );
+            self.inner.lookup(subjects).await
+        })
+    }
+}
+
 pub struct TempDir(PathBuf);
 
 impl TempDir {
