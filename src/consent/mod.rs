@@ -1,8 +1,35 @@
 //! Consent: the per-subject state, the decision a purpose's consent mode
 //! makes from it, and the [`ConsentSource`] seam that backends fill.
+//!
+//! ```text
+//! proxy --lookup(&[subject])--> ConsentCache (moka, TTL, single-flight, stale window)
+//!                                   | miss (one call per batch)
+//!                                   v
+//!                  FileSource | PgSource | HttpSource
+//!                                   | change (journal poll, NOTIFY)
+//!                                   `--> Invalidator --> cache entry dropped
+//! ```
+//!
+//! [`build`] turns a [`ConsentConfig`] into the cache with its backend and
+//! watcher running. `docs/consent.md` is the operator's guide.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+
+pub mod cache;
+pub mod config;
+pub mod file;
+pub mod http;
+pub mod memory;
+pub mod postgres;
+
+pub use cache::{CacheSettings, CacheStats, ConsentCache, Invalidator};
+pub use config::{BackendKind, ConsentConfig};
+pub use file::FileSource;
+pub use http::HttpSource;
+pub use memory::MemorySource;
+pub use postgres::{PgNames, PgSource};
 
 use crate::class::Purpose;
 use crate::rules::ConsentMode;
@@ -37,7 +64,10 @@ pub enum ConsentDecision {
 
 impl ConsentDecision {
     pub fn allowed(self) -> bool {
-        matches!(self, ConsentDecision::Allow | ConsentDecision::LegalOverride)
+        matches!(
+            self,
+            ConsentDecision::Allow | ConsentDecision::LegalOverride
+        )
     }
 
     /// The error code of a denial, the audit's consent result otherwise.
@@ -106,6 +136,106 @@ impl ConsentSource for NoRecords {
     }
 }
 
+/// Why the consent backend could not be set up. Messages name the config
+/// key to fix and never carry consent data.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentSetupError {
+    #[error("{0}")]
+    Config(String),
+    #[error("[consent]: environment variable {0} is not set")]
+    MissingEnv(String),
+    #[error(
+        "[consent]: cannot read the consent journal {path}: {kind}; create it (an empty file is a journal without events)"
+    )]
+    Journal {
+        path: std::path::PathBuf,
+        kind: std::io::ErrorKind,
+    },
+    #[error("[consent]: PostgreSQL: {0}")]
+    Postgres(String),
+}
+
+impl CacheSettings {
+    pub fn from_config(cfg: &ConsentConfig) -> CacheSettings {
+        CacheSettings {
+            ttl: cfg.ttl(),
+            max_subjects: cfg.max_subjects,
+            stale_serve: cfg.stale_serve(),
+            timeout: cfg.timeout(),
+        }
+    }
+}
+
+/// Builds the cache over the configured backend and starts its watcher
+/// (journal poll or LISTEN), which lives as long as the cache. `env` reads
+/// environment variables (`dsn_env`, `token_env`); pass
+/// `&|k| std::env::var(k).ok()` in production.
+///
+/// A PostgreSQL server that cannot be reached is not an error here: lookups
+/// fail closed until it can. Tables that are not where the config says are.
+pub async fn build(
+    cfg: &ConsentConfig,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<Arc<ConsentCache>, ConsentSetupError> {
+    cfg.validate().map_err(ConsentSetupError::Config)?;
+    let settings = CacheSettings::from_config(cfg);
+    let from_env =
+        |name: &str| env(name).ok_or_else(|| ConsentSetupError::MissingEnv(name.to_owned()));
+    match cfg.backend {
+        BackendKind::File => {
+            let path = cfg.path.as_deref().ok_or_else(|| {
+                ConsentSetupError::Config("[consent]: backend = \"file\" needs `path`".into())
+            })?;
+            let source = FileSource::open(path).map_err(|e| ConsentSetupError::Journal {
+                path: path.to_owned(),
+                kind: e.kind(),
+            })?;
+            let cache = ConsentCache::new(source.clone(), settings);
+            let task = source.watch(cache.invalidator(), cfg.poll());
+            cache.attach_task(task.abort_handle());
+            Ok(Arc::new(cache))
+        }
+        BackendKind::Postgres => {
+            let dsn = match (&cfg.dsn, &cfg.dsn_env) {
+                (Some(d), _) => d.clone(),
+                (None, Some(var)) => from_env(var)?,
+                (None, None) => {
+                    return Err(ConsentSetupError::Config(
+                        "[consent]: backend = \"postgres\" needs `dsn` or `dsn_env`".into(),
+                    ));
+                }
+            };
+            let pg_config: tokio_postgres::Config = dsn.parse().map_err(|e| {
+                ConsentSetupError::Config(format!("[consent]: `dsn` does not parse: {e}"))
+            })?;
+            let names = PgNames {
+                schema: cfg.schema.clone(),
+                consent_table: cfg.consent_table.clone(),
+                state_table: cfg.state_table.clone(),
+                channel: cfg.channel.clone(),
+            };
+            let source = Arc::new(
+                PgSource::new(pg_config, names, cfg.timeout())
+                    .map_err(ConsentSetupError::Config)?,
+            );
+            source.probe().await.map_err(ConsentSetupError::Postgres)?;
+            let cache = ConsentCache::new(source.clone(), settings);
+            let task = source.listen(cache.invalidator());
+            cache.attach_task(task.abort_handle());
+            Ok(Arc::new(cache))
+        }
+        BackendKind::Http => {
+            let endpoint = cfg.endpoint.as_deref().ok_or_else(|| {
+                ConsentSetupError::Config("[consent]: backend = \"http\" needs `endpoint`".into())
+            })?;
+            let token = cfg.token_env.as_deref().map(from_env).transpose()?;
+            let source = HttpSource::new(endpoint, token, cfg.timeout(), cfg.retries)
+                .map_err(|e| ConsentSetupError::Config(format!("[consent]: {e}")))?;
+            Ok(Arc::new(ConsentCache::new(Arc::new(source), settings)))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,17 +243,29 @@ mod tests {
     #[test]
     fn modes_decide() {
         let mut s = SubjectState::default();
-        assert_eq!(decide(ConsentMode::OptOut, Purpose::Care, &s), ConsentDecision::Allow);
+        assert_eq!(
+            decide(ConsentMode::OptOut, Purpose::Care, &s),
+            ConsentDecision::Allow
+        );
         assert_eq!(
             decide(ConsentMode::OptIn, Purpose::Marketing, &s),
             ConsentDecision::NotGranted
         );
         s.purposes[Purpose::Marketing.index()] = Some(true);
-        assert_eq!(decide(ConsentMode::OptIn, Purpose::Marketing, &s), ConsentDecision::Allow);
+        assert_eq!(
+            decide(ConsentMode::OptIn, Purpose::Marketing, &s),
+            ConsentDecision::Allow
+        );
         s.purposes[Purpose::Care.index()] = Some(false);
-        assert_eq!(decide(ConsentMode::OptOut, Purpose::Care, &s), ConsentDecision::Withdrawn);
+        assert_eq!(
+            decide(ConsentMode::OptOut, Purpose::Care, &s),
+            ConsentDecision::Withdrawn
+        );
         s.blocked = true;
-        assert_eq!(decide(ConsentMode::OptIn, Purpose::Marketing, &s), ConsentDecision::Blocked);
+        assert_eq!(
+            decide(ConsentMode::OptIn, Purpose::Marketing, &s),
+            ConsentDecision::Blocked
+        );
         assert_eq!(
             decide(ConsentMode::None, Purpose::Legal, &s),
             ConsentDecision::LegalOverride
