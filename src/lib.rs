@@ -2,7 +2,9 @@
 
 pub mod audit;
 pub mod class;
+pub mod config;
 pub mod consent;
 pub mod detect;
-pub mod rules;
+pub mod proxy;
 pub mod redact;
+pub mod rules;

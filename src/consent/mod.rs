@@ -37,7 +37,10 @@ pub enum ConsentDecision {
 
 impl ConsentDecision {
     pub fn allowed(self) -> bool {
-        matches!(self, ConsentDecision::Allow | ConsentDecision::LegalOverride)
+        matches!(
+            self,
+            ConsentDecision::Allow | ConsentDecision::LegalOverride
+        )
     }
 
     /// The error code of a denial, the audit's consent result otherwise.
@@ -113,17 +116,29 @@ mod tests {
     #[test]
     fn modes_decide() {
         let mut s = SubjectState::default();
-        assert_eq!(decide(ConsentMode::OptOut, Purpose::Care, &s), ConsentDecision::Allow);
+        assert_eq!(
+            decide(ConsentMode::OptOut, Purpose::Care, &s),
+            ConsentDecision::Allow
+        );
         assert_eq!(
             decide(ConsentMode::OptIn, Purpose::Marketing, &s),
             ConsentDecision::NotGranted
         );
         s.purposes[Purpose::Marketing.index()] = Some(true);
-        assert_eq!(decide(ConsentMode::OptIn, Purpose::Marketing, &s), ConsentDecision::Allow);
+        assert_eq!(
+            decide(ConsentMode::OptIn, Purpose::Marketing, &s),
+            ConsentDecision::Allow
+        );
         s.purposes[Purpose::Care.index()] = Some(false);
-        assert_eq!(decide(ConsentMode::OptOut, Purpose::Care, &s), ConsentDecision::Withdrawn);
+        assert_eq!(
+            decide(ConsentMode::OptOut, Purpose::Care, &s),
+            ConsentDecision::Withdrawn
+        );
         s.blocked = true;
-        assert_eq!(decide(ConsentMode::OptIn, Purpose::Marketing, &s), ConsentDecision::Blocked);
+        assert_eq!(
+            decide(ConsentMode::OptIn, Purpose::Marketing, &s),
+            ConsentDecision::Blocked
+        );
         assert_eq!(
             decide(ConsentMode::None, Purpose::Legal, &s),
             ConsentDecision::LegalOverride

@@ -1,0 +1,4 @@
+//! The per-request pipeline, in phase order.
+
+pub mod path;
+pub mod route;
