@@ -562,14 +562,14 @@ fn check_clients(d: &mut Diag<'_>, raw: Vec<RawClient>) -> Vec<ClientConfig> {
                 "add `api_key_sha256 = \"<hex>\"` or `tls_name = \"<certificate CN or SAN>\"`",
             );
         }
-        if key.is_some_and(|k| out.iter().any(|o| o.api_key_sha256 == Some(k))) {
-            if let Some(k) = &c.api_key_sha256 {
-                d.at(
-                    k.span(),
-                    "two clients share one API key",
-                    "give each client its own key",
-                );
-            }
+        if key.is_some_and(|k| out.iter().any(|o| o.api_key_sha256 == Some(k)))
+            && let Some(k) = &c.api_key_sha256
+        {
+            d.at(
+                k.span(),
+                "two clients share one API key",
+                "give each client its own key",
+            );
         }
         let purposes = check_purposes(d, c.purposes.get_ref());
         if c.purposes.get_ref().is_empty() {
@@ -589,10 +589,7 @@ fn check_clients(d: &mut Diag<'_>, raw: Vec<RawClient>) -> Vec<ClientConfig> {
     out
 }
 
-fn check_methods(
-    d: &mut Diag<'_>,
-    raw: &Spanned<std::collections::BTreeMap<String, Spanned<Vec<Spanned<String>>>>>,
-) -> MethodRules {
+fn check_methods(d: &mut Diag<'_>, raw: &RawMethods) -> MethodRules {
     let parse_set = |d: &mut Diag<'_>, list: &Spanned<Vec<Spanned<String>>>| {
         let mut set = MethodSet::EMPTY;
         for m in list.get_ref() {
@@ -667,16 +664,14 @@ fn check_routes(d: &mut Diag<'_>, raw: Vec<RawRoute>, upstreams: &[UpstreamConfi
             .as_ref()
             .and_then(|s| match SubjectSource::parse(s.get_ref()) {
                 Ok(src) => {
-                    if let (SubjectSource::Path(name), Some(p)) = (&src, &pattern) {
-                        if !p.has_param(name) {
-                            d.at(
-                                s.span(),
-                                format!("the path has no parameter `{{{name}}}`"),
-                                format!(
-                                    "add `{{{name}}}` to the path or name one of its parameters"
-                                ),
-                            );
-                        }
+                    if let (SubjectSource::Path(name), Some(p)) = (&src, &pattern)
+                        && !p.has_param(name)
+                    {
+                        d.at(
+                            s.span(),
+                            format!("the path has no parameter `{{{name}}}`"),
+                            format!("add `{{{name}}}` to the path or name one of its parameters"),
+                        );
                     }
                     Some(src)
                 }
@@ -701,14 +696,14 @@ fn check_routes(d: &mut Diag<'_>, raw: Vec<RawRoute>, upstreams: &[UpstreamConfi
                 "set both (`records = \"$.items[*]\"`, `record_subject = \"id\"`) or neither",
             );
         }
-        if let Some(rec) = &r.records {
-            if !rec.get_ref().starts_with('$') {
-                d.at(
-                    rec.span(),
-                    "`records` is a JSON path",
-                    "write it like `records = \"$.items[*]\"`",
-                );
-            }
+        if let Some(rec) = &r.records
+            && !rec.get_ref().starts_with('$')
+        {
+            d.at(
+                rec.span(),
+                "`records` is a JSON path",
+                "write it like `records = \"$.items[*]\"`",
+            );
         }
         if let (Some(pattern), Some(upstream)) = (pattern, upstream) {
             out.push(Route {

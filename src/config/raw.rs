@@ -78,10 +78,13 @@ pub struct RawRoute {
     pub path: Spanned<String>,
     pub upstream: Option<Spanned<String>>,
     pub subject: Option<Spanned<String>>,
-    pub methods: Option<Spanned<BTreeMap<String, Spanned<Vec<Spanned<String>>>>>>,
+    pub methods: Option<RawMethods>,
     pub records: Option<Spanned<String>>,
     pub record_subject: Option<Spanned<String>>,
 }
+
+/// `methods = { care = ["GET", "PUT"], "*" = ["GET"] }`
+pub type RawMethods = Spanned<BTreeMap<String, Spanned<Vec<Spanned<String>>>>>;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
