@@ -2,3 +2,8 @@
 
 pub mod path;
 pub mod route;
+
+pub mod codec;
+pub mod client;
+pub mod upstream;
+pub mod audit;
