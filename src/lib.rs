@@ -8,3 +8,4 @@ pub mod detect;
 pub mod proxy;
 pub mod redact;
 pub mod rules;
+pub mod server;

@@ -23,6 +23,16 @@ impl AuditRecord {
         }
     }
 
+    /// Moves the open event into a new record, leaving this one empty (it
+    /// then submits nothing).
+    pub fn take(&mut self) -> AuditRecord {
+        AuditRecord {
+            sink: self.sink.clone(),
+            event: self.event.take(),
+            started: self.started,
+        }
+    }
+
     /// The event while it is still open (always, until submitted).
     pub fn event(&mut self) -> Option<&mut AuditEvent> {
         self.event.as_mut()
@@ -59,7 +69,9 @@ impl Drop for AuditRecord {
 
 /// Now, as RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, dd) = civil_from_days(i64::try_from(days).unwrap_or(0));
@@ -84,7 +96,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
+    (
+        y,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
 }
 
 #[cfg(test)]
@@ -110,7 +126,13 @@ mod tests {
         drop(AuditRecord::new(sink.clone(), AuditEvent::default()));
         let ev = sink.events.lock().unwrap();
         assert_eq!(ev.len(), 2);
-        assert_eq!((ev[0].decision.as_str(), ev[0].reason.as_str()), ("allow", "ok"));
-        assert_eq!((ev[1].decision.as_str(), ev[1].reason.as_str()), ("abort", "client_gone"));
+        assert_eq!(
+            (ev[0].decision.as_str(), ev[0].reason.as_str()),
+            ("allow", "ok")
+        );
+        assert_eq!(
+            (ev[1].decision.as_str(), ev[1].reason.as_str()),
+            ("abort", "client_gone")
+        );
     }
 }

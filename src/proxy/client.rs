@@ -51,9 +51,11 @@ impl Clients {
 
     /// The client of a verified certificate, by its subject CN or a SAN.
     pub fn by_cert_names(&self, names: &[String]) -> Option<&ClientConfig> {
-        self.list
-            .iter()
-            .find(|c| c.tls_name.as_ref().is_some_and(|n| names.iter().any(|x| x == n)))
+        self.list.iter().find(|c| {
+            c.tls_name
+                .as_ref()
+                .is_some_and(|n| names.iter().any(|x| x == n))
+        })
     }
 
     /// Identifies a request from its connection's certificate names and
@@ -63,7 +65,8 @@ impl Clients {
         cert_names: Option<&[String]>,
         api_key: Option<&[u8]>,
     ) -> Result<&ClientConfig, AuthError> {
-        let by_cert = cert_names.map(|n| self.by_cert_names(n).ok_or(AuthError::UnknownCertificate));
+        let by_cert =
+            cert_names.map(|n| self.by_cert_names(n).ok_or(AuthError::UnknownCertificate));
         let by_key = api_key.map(|k| self.by_key(k).ok_or(AuthError::UnknownKey));
         match (by_cert, by_key) {
             (None, None) => Err(AuthError::NoCredential),
@@ -133,10 +136,19 @@ mod tests {
         let names = vec!["b.clients".to_owned()];
         assert_eq!(c.identify(Some(&names), None).unwrap().id, "b");
         assert_eq!(c.identify(Some(&names), Some(b"key-b")).unwrap().id, "b");
-        assert_eq!(c.identify(Some(&names), Some(b"key-a")), Err(AuthError::Conflict));
-        assert_eq!(c.identify(Some(&names), Some(b"nope")), Err(AuthError::UnknownKey));
+        assert_eq!(
+            c.identify(Some(&names), Some(b"key-a")),
+            Err(AuthError::Conflict)
+        );
+        assert_eq!(
+            c.identify(Some(&names), Some(b"nope")),
+            Err(AuthError::UnknownKey)
+        );
         let other = vec!["x".to_owned()];
-        assert_eq!(c.identify(Some(&other), None), Err(AuthError::UnknownCertificate));
+        assert_eq!(
+            c.identify(Some(&other), None),
+            Err(AuthError::UnknownCertificate)
+        );
         assert_eq!(c.identify(Some(&other), Some(b"key-a")).unwrap().id, "a");
     }
 }

@@ -25,7 +25,7 @@ impl Coding {
 
     /// A `Content-Encoding` value: `Ok(None)` for identity, `Err` for
     /// anything the proxy cannot decode (including stacked encodings).
-    pub fn from_content_encoding(v: &str) -> Result<Option<Coding>, ()> {
+    pub fn from_content_encoding(v: &str) -> Result<Option<Coding>, UnknownCoding> {
         let v = v.trim();
         if v.is_empty() || v.eq_ignore_ascii_case("identity") {
             return Ok(None);
@@ -37,10 +37,14 @@ impl Coding {
         } else if v.eq_ignore_ascii_case("br") {
             Ok(Some(Coding::Br))
         } else {
-            Err(())
+            Err(UnknownCoding)
         }
     }
 }
+
+/// A `Content-Encoding` the proxy cannot decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownCoding;
 
 /// What a client's `Accept-Encoding` allows, of the codings above.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -180,11 +184,20 @@ impl Encoder {
     pub fn new(c: Coding) -> Encoder {
         // Fast settings: the proxy re-encodes on the hot path.
         match c {
-            Coding::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(Vec::new(), Compression::fast())),
-            Coding::Deflate => {
-                Encoder::Deflate(flate2::write::ZlibEncoder::new(Vec::new(), Compression::fast()))
-            }
-            Coding::Br => Encoder::Br(Box::new(brotli::CompressorWriter::new(Vec::new(), 8192, 3, 20))),
+            Coding::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
+                Vec::new(),
+                Compression::fast(),
+            )),
+            Coding::Deflate => Encoder::Deflate(flate2::write::ZlibEncoder::new(
+                Vec::new(),
+                Compression::fast(),
+            )),
+            Coding::Br => Encoder::Br(Box::new(brotli::CompressorWriter::new(
+                Vec::new(),
+                8192,
+                3,
+                20,
+            ))),
         }
     }
 
@@ -216,7 +229,10 @@ impl Encoder {
         if let Encoder::Br(e) = self {
             // The brotli writer ends its stream only when dropped or taken
             // apart: swap it for a fresh one and take the finished bytes.
-            let done = std::mem::replace(e, Box::new(brotli::CompressorWriter::new(Vec::new(), 8192, 3, 20)));
+            let done = std::mem::replace(
+                e,
+                Box::new(brotli::CompressorWriter::new(Vec::new(), 8192, 3, 20)),
+            );
             out.append(&mut done.into_inner());
             return Ok(());
         }
@@ -232,7 +248,9 @@ mod tests {
     use super::*;
 
     fn roundtrip(c: Coding) {
-        let plain: Vec<u8> = (0..50_000u32).flat_map(|i| format!("{{\"n\":{i}}},").into_bytes()).collect();
+        let plain: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| format!("{{\"n\":{i}}},").into_bytes())
+            .collect();
         let mut enc = Encoder::new(c);
         let mut compressed = Vec::new();
         for part in plain.chunks(777) {
@@ -270,7 +288,9 @@ mod tests {
         enc.write(b"hello", &mut out).unwrap();
         enc.finish(&mut out).unwrap();
         let mut s = String::new();
-        flate2::read::GzDecoder::new(&out[..]).read_to_string(&mut s).unwrap();
+        flate2::read::GzDecoder::new(&out[..])
+            .read_to_string(&mut s)
+            .unwrap();
         assert_eq!(s, "hello");
     }
 
@@ -281,8 +301,11 @@ mod tests {
         assert_eq!(a.upstream_header(), "gzip, br");
         assert_eq!(Accepted::parse("").upstream_header(), "identity");
         assert_eq!(Accepted::parse("zstd").upstream_header(), "identity");
-        assert_eq!(Coding::from_content_encoding("GZIP"), Ok(Some(Coding::Gzip)));
-        assert_eq!(Coding::from_content_encoding("gzip, br"), Err(()));
-        assert_eq!(Coding::from_content_encoding("zstd"), Err(()));
+        assert_eq!(
+            Coding::from_content_encoding("GZIP"),
+            Ok(Some(Coding::Gzip))
+        );
+        assert_eq!(Coding::from_content_encoding("gzip, br"), Err(UnknownCoding));
+        assert_eq!(Coding::from_content_encoding("zstd"), Err(UnknownCoding));
     }
 }

@@ -94,7 +94,10 @@ fn roots(cfg: &UpstreamConfig) -> Result<rustls::RootCertStore, UpstreamBuildErr
 
 impl Upstream {
     /// Builds the client. `connect_timeout` bounds the TCP connect.
-    pub fn new(cfg: &UpstreamConfig, connect_timeout: Duration) -> Result<Upstream, UpstreamBuildError> {
+    pub fn new(
+        cfg: &UpstreamConfig,
+        connect_timeout: Duration,
+    ) -> Result<Upstream, UpstreamBuildError> {
         let https = cfg.url.scheme_str() == Some("https");
         let tls = if https {
             let roots = roots(cfg)?;
@@ -160,7 +163,8 @@ impl Upstream {
 
     /// The upstream URI for a normalized path and the raw query.
     pub fn uri(&self, path: &str, query: Option<&str>) -> Result<Uri, http::Error> {
-        let mut pq = String::with_capacity(self.prefix.len() + path.len() + 1 + query.map_or(0, str::len));
+        let mut pq =
+            String::with_capacity(self.prefix.len() + path.len() + 1 + query.map_or(0, str::len));
         pq.push_str(&self.prefix);
         pq.push_str(path);
         if let Some(q) = query {

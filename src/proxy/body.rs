@@ -1,0 +1,322 @@
+//! The response body: a small fixed body (errors), or the upstream body
+//! streamed chunk by chunk through decoder -> redactor -> encoder.
+//!
+//! Any failure after the response head was sent ends the stream with an
+//! error, which hyper turns into a connection closed without the final
+//! chunk (HTTP/1.1) or a reset stream (HTTP/2): the client sees a broken
+//! response, never a clean truncated one.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use super::audit::AuditRecord;
+use super::codec::{Decoder, Encoder};
+use crate::redact::{BodyRedactor, RedactError};
+
+/// Why a streamed body was cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BodyAbort {
+    #[error("the upstream body failed")]
+    Upstream,
+    #[error("the upstream body could not be decoded")]
+    Decode,
+    #[error("the body could not be re-encoded")]
+    Encode,
+    #[error("redaction failed: {0}")]
+    Redact(RedactError),
+    #[error("the audit sink refused the event")]
+    Audit,
+}
+
+impl BodyAbort {
+    pub fn code(self) -> &'static str {
+        match self {
+            BodyAbort::Upstream => "upstream_aborted",
+            BodyAbort::Decode => "bad_encoding",
+            BodyAbort::Encode => "encode_failed",
+            BodyAbort::Redact(e) => e.code(),
+            BodyAbort::Audit => "audit_unavailable",
+        }
+    }
+}
+
+/// The body type of every proxy response.
+pub enum ProxyBody {
+    Full(Option<Bytes>),
+    Stream(Box<RedactingBody>),
+}
+
+impl ProxyBody {
+    pub fn full(b: Bytes) -> ProxyBody {
+        ProxyBody::Full(Some(b))
+    }
+
+    pub fn empty() -> ProxyBody {
+        ProxyBody::Full(None)
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BodyAbort;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyAbort>>> {
+        match self.get_mut() {
+            ProxyBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            ProxyBody::Stream(s) => Pin::new(s.as_mut()).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ProxyBody::Full(b) => b.is_none(),
+            ProxyBody::Stream(s) => s.done && s.pending.is_empty(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ProxyBody::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            ProxyBody::Full(None) => SizeHint::with_exact(0),
+            ProxyBody::Stream(_) => SizeHint::default(),
+        }
+    }
+}
+
+/// The upstream body through the engine.
+pub struct RedactingBody {
+    upstream: Incoming,
+    decoder: Option<Decoder>,
+    /// `None` for bodies passed through unchanged (other content that the
+    /// purpose allows); then there is no decoder or encoder either.
+    redactor: Option<BodyRedactor>,
+    encoder: Option<Encoder>,
+    audit: AuditRecord,
+    /// Output produced before the head was sent, or not yet polled.
+    pending: VecDeque<Bytes>,
+    done: bool,
+    /// Whether the response head went out: after it, failures abort the
+    /// stream and are audited here; before it, the handler answers with an
+    /// error and audits.
+    committed: bool,
+    bytes_in: u64,
+    bytes_out: u64,
+    decoded: Vec<u8>,
+    redacted: Vec<u8>,
+}
+
+impl RedactingBody {
+    pub fn new(
+        upstream: Incoming,
+        decoder: Option<Decoder>,
+        redactor: Option<BodyRedactor>,
+        encoder: Option<Encoder>,
+        audit: AuditRecord,
+    ) -> RedactingBody {
+        RedactingBody {
+            upstream,
+            decoder,
+            redactor,
+            encoder,
+            audit,
+            pending: VecDeque::new(),
+            done: false,
+            committed: false,
+            bytes_in: 0,
+            bytes_out: 0,
+            decoded: Vec::new(),
+            redacted: Vec::new(),
+        }
+    }
+
+    /// Whether the body is the upstream's bytes unchanged.
+    pub fn is_transparent(&self) -> bool {
+        self.redactor.is_none()
+    }
+
+    /// Takes the audit record back (for an error answered before the head).
+    pub fn into_audit(self) -> AuditRecord {
+        self.audit
+    }
+
+    pub fn audit(&mut self) -> &mut AuditRecord {
+        &mut self.audit
+    }
+
+    /// Reads and redacts until some output is ready or the body ended, so
+    /// that a block or a malformed start is answered with a clean error
+    /// before the head is sent. Bounded by `limit` input bytes.
+    pub async fn prefetch(&mut self, limit: u64) -> Result<(), BodyAbort> {
+        while self.pending.is_empty() && !self.done && self.bytes_in < limit {
+            let next = std::future::poll_fn(|cx| self.poll_step(cx)).await;
+            match next {
+                Some(Ok(b)) => self.pending.push_back(b),
+                Some(Err(e)) => return Err(e),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks the head as sent: from now on failures abort the stream.
+    pub fn commit(&mut self) {
+        self.committed = true;
+    }
+
+    fn process(&mut self, chunk: &[u8]) -> Result<Bytes, BodyAbort> {
+        let Some(redactor) = self.redactor.as_mut() else {
+            return Ok(Bytes::copy_from_slice(chunk));
+        };
+        let plain: &[u8] = match self.decoder.as_mut() {
+            Some(d) => {
+                d.write(chunk, &mut self.decoded)
+                    .map_err(|_| BodyAbort::Decode)?;
+                &self.decoded
+            }
+            None => chunk,
+        };
+        self.redacted.reserve(plain.len() + plain.len() / 8);
+        redactor
+            .feed(plain, &mut self.redacted)
+            .map_err(BodyAbort::Redact)?;
+        self.decoded.clear();
+        self.encode()
+    }
+
+    fn encode(&mut self) -> Result<Bytes, BodyAbort> {
+        match self.encoder.as_mut() {
+            Some(e) => {
+                let mut out = Vec::new();
+                e.write(&self.redacted, &mut out)
+                    .map_err(|_| BodyAbort::Encode)?;
+                self.redacted.clear();
+                Ok(Bytes::from(out))
+            }
+            None => Ok(Bytes::from(std::mem::take(&mut self.redacted))),
+        }
+    }
+
+    fn finish(&mut self) -> Result<Bytes, BodyAbort> {
+        let Some(redactor) = self.redactor.as_mut() else {
+            return Ok(Bytes::new());
+        };
+        if let Some(d) = self.decoder.as_mut() {
+            d.finish(&mut self.decoded).map_err(|_| BodyAbort::Decode)?;
+            redactor
+                .feed(&self.decoded, &mut self.redacted)
+                .map_err(BodyAbort::Redact)?;
+            self.decoded.clear();
+        }
+        redactor
+            .finish(&mut self.redacted)
+            .map_err(BodyAbort::Redact)?;
+        match self.encoder.as_mut() {
+            Some(e) => {
+                let mut out = Vec::new();
+                e.write(&self.redacted, &mut out)
+                    .map_err(|_| BodyAbort::Encode)?;
+                e.finish(&mut out).map_err(|_| BodyAbort::Encode)?;
+                self.redacted.clear();
+                Ok(Bytes::from(out))
+            }
+            None => Ok(Bytes::from(std::mem::take(&mut self.redacted))),
+        }
+    }
+
+    fn fill_audit(&mut self) {
+        let (bytes_in, bytes_out) = (self.bytes_in, self.bytes_out);
+        let stats = self.redactor.as_ref().map(|r| r.stats().clone());
+        if let Some(ev) = self.audit.event() {
+            if let Some(s) = &stats {
+                ev.set_counts(s);
+            }
+            ev.bytes_in = bytes_in;
+            ev.bytes_out = bytes_out;
+        }
+    }
+
+    fn fail(&mut self, e: BodyAbort) -> BodyAbort {
+        self.done = true;
+        self.pending.clear();
+        if self.committed {
+            self.fill_audit();
+            let _ = self.audit.submit("abort", e.code());
+            tracing::warn!(
+                reason = e.code(),
+                "response aborted after its head was sent"
+            );
+        }
+        e
+    }
+
+    /// One step: the next non-empty output chunk, an error, or the end.
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyAbort>>> {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            match ready!(Pin::new(&mut self.upstream).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    // Trailers are dropped: they are not redacted.
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    self.bytes_in += data.len() as u64;
+                    let out = if self.redactor.is_none() {
+                        Ok(data)
+                    } else {
+                        self.process(&data)
+                    };
+                    match out {
+                        Ok(b) if b.is_empty() => continue,
+                        Ok(b) => {
+                            self.bytes_out += b.len() as u64;
+                            return Poll::Ready(Some(Ok(b)));
+                        }
+                        Err(e) => return Poll::Ready(Some(Err(self.fail(e)))),
+                    }
+                }
+                Some(Err(_)) => return Poll::Ready(Some(Err(self.fail(BodyAbort::Upstream)))),
+                None => {
+                    let last = match self.finish() {
+                        Ok(b) => b,
+                        Err(e) => return Poll::Ready(Some(Err(self.fail(e)))),
+                    };
+                    self.bytes_out += last.len() as u64;
+                    self.done = true;
+                    self.fill_audit();
+                    if self.audit.submit("allow", "ok").is_err() {
+                        // The record of this disclosure could not be kept:
+                        // the disclosure does not complete either.
+                        self.done = false;
+                        return Poll::Ready(Some(Err(self.fail(BodyAbort::Audit))));
+                    }
+                    return Poll::Ready(if last.is_empty() {
+                        None
+                    } else {
+                        Some(Ok(last))
+                    });
+                }
+            }
+        }
+    }
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyAbort>>> {
+        let this = &mut *self;
+        if let Some(b) = this.pending.pop_front() {
+            return Poll::Ready(Some(Ok(Frame::data(b))));
+        }
+        this.poll_step(cx).map(|o| o.map(|r| r.map(Frame::data)))
+    }
+}
