@@ -305,7 +305,10 @@ mod tests {
             Coding::from_content_encoding("GZIP"),
             Ok(Some(Coding::Gzip))
         );
-        assert_eq!(Coding::from_content_encoding("gzip, br"), Err(UnknownCoding));
+        assert_eq!(
+            Coding::from_content_encoding("gzip, br"),
+            Err(UnknownCoding)
+        );
         assert_eq!(Coding::from_content_encoding("zstd"), Err(UnknownCoding));
     }
 }
