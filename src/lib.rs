@@ -4,6 +4,7 @@ pub mod audit;
 pub mod class;
 pub mod config;
 pub mod consent;
+pub mod demo;
 pub mod detect;
 pub mod proxy;
 pub mod redact;

@@ -275,8 +275,14 @@ fn parse_into(text: &str, d: &mut Diag<'_>, env: &dyn Env) -> Option<Config> {
     let mut routes: Vec<RawRoute> = Vec::new();
     let mut routing: Option<RawRouting> = None;
     let mut limits: Option<RawLimits> = None;
+    // Sections present in the file, valid or not: a broken section is
+    // reported once, not also as missing.
+    let mut present: Vec<&str> = Vec::new();
 
     for (k, v) in root.into_inner() {
+        if let Some(s) = SECTIONS.iter().find(|s| **s == k.get_ref().as_ref()) {
+            present.push(s);
+        }
         match k.as_ref().as_ref() {
             "listen" => listen = section::<RawListen>(d, v),
             "admin" => admin = section::<RawAdmin>(d, v),
@@ -317,6 +323,7 @@ fn parse_into(text: &str, d: &mut Diag<'_>, env: &dyn Env) -> Option<Config> {
 
     let listen = match listen {
         Some(l) => check_listen(d, l),
+        None if present.contains(&"listen") => None,
         None => {
             d.global(
                 "the `[listen]` section is missing",
@@ -326,9 +333,10 @@ fn parse_into(text: &str, d: &mut Diag<'_>, env: &dyn Env) -> Option<Config> {
         }
     };
     let admin = admin.and_then(|a| check_admin(d, a, env));
-    let upstreams = check_upstreams(d, upstream, named);
+    let upstreams = check_upstreams(d, upstream, present.contains(&"upstream"), named);
     let pseudonym_key = match pseudo {
         Some(p) => check_key(d, p, env),
+        None if present.contains(&"pseudonymization") => None,
         None => {
             d.global(
                 "the `[pseudonymization]` section is missing",
@@ -456,11 +464,13 @@ fn check_upstream(d: &mut Diag<'_>, name: String, u: RawUpstream) -> Option<Upst
 fn check_upstreams(
     d: &mut Diag<'_>,
     default: Option<RawUpstream>,
+    default_present: bool,
     named: Vec<(String, Range<usize>, RawUpstream)>,
 ) -> Vec<UpstreamConfig> {
     let mut out = Vec::new();
     match default {
         Some(u) => out.extend(check_upstream(d, "default".into(), u)),
+        None if default_present => {}
         None => d.global(
             "the `[upstream]` section is missing",
             "add `[upstream]` with `url = \"http://127.0.0.1:8081\"`",

@@ -30,6 +30,11 @@ pub mod codec;
 pub mod error;
 pub mod path;
 mod request_id;
+
+/// A new UUID-like id (request ids, demo session keys).
+pub fn request_id_generate() -> String {
+    request_id::generate()
+}
 pub mod route;
 pub mod upstream;
 
