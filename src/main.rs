@@ -50,6 +50,13 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8081")]
         upstream: SocketAddr,
     },
+    /// `serve` with the audit events counted and dropped: benchmarks only,
+    /// until an audit sink is wired in this build.
+    #[command(hide = true)]
+    BenchProxy {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// A fixed-response upstream for benchmarks (JSON of about SIZE bytes).
     #[command(hide = true)]
     BenchUpstream {
@@ -96,7 +103,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
-        Command::Serve { config } => serve(&config).await,
+        Command::Serve { config } => serve(&config, None).await,
+        Command::BenchProxy { config } => {
+            tracing::warn!("bench-proxy: audit events are dropped; never use this in production");
+            serve(&config, Some(Arc::new(DropSink))).await
+        }
         Command::Demo { listen, upstream } => {
             zaslon::demo::run(
                 listen,
@@ -146,7 +157,19 @@ fn audit_sink(section: &toml::Table) -> anyhow::Result<Arc<dyn AuditSink>> {
     }
 }
 
-async fn serve(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+/// Drops audit events (bench-proxy only).
+struct DropSink;
+
+impl AuditSink for DropSink {
+    fn submit(&self, _: zaslon::audit::AuditEvent) -> Result<(), zaslon::audit::AuditError> {
+        Ok(())
+    }
+    fn ready(&self) -> bool {
+        true
+    }
+}
+
+async fn serve(path: &std::path::Path, audit: Option<Arc<dyn AuditSink>>) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(path, &OsEnv).map_err(|e| anyhow::anyhow!("{e}"))?;
     let rules = match &cfg.rules_dir {
         Some(dir) => RuleSet::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -154,7 +177,10 @@ async fn serve(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     };
     let engine = Engine::new(Arc::new(rules), cfg.pseudonym_key.clone());
     let consent = consent_source(&cfg.consent)?;
-    let audit = audit_sink(&cfg.audit)?;
+    let audit = match audit {
+        Some(a) => a,
+        None => audit_sink(&cfg.audit)?,
+    };
     let state = ProxyState::from_config(&cfg, engine, consent, audit)?;
     let listener = zaslon::server::bind(cfg.listen.address)
         .with_context(|| format!("cannot listen on {}", cfg.listen.address))?;
