@@ -982,3 +982,50 @@ async fn a_1_gb_response_streams_in_constant_memory() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn an_https_upstream_is_verified_against_the_configured_ca() {
+    let pki = Pki::new("MIS internal CA");
+    let up = tls_upstream(&pki, PATIENT).await;
+    let ca = temp_pem("mis-ca.pem", &pki.ca_cert.pem());
+    let url = format!("https://localhost:{}", up.port());
+    let with_ca = |c: String| {
+        c.replace(
+            &format!("url = \"{url}\""),
+            &format!("url = \"{url}\"\nca = \"{}\"", ca.display()),
+        )
+    };
+    let proxy = ProxyBuilder::new(&url).edit(with_ca).start().await;
+    let r = get(&proxy.url("/api/patients/1"), &care()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), PATIENT);
+    // Another CA: the upstream is not trusted.
+    let other = Pki::new("someone else");
+    let ca2 = temp_pem("other-ca.pem", &other.ca_cert.pem());
+    let proxy = ProxyBuilder::new(&url)
+        .edit(|c| {
+            c.replace(
+                &format!("url = \"{url}\""),
+                &format!("url = \"{url}\"\nca = \"{}\"", ca2.display()),
+            )
+        })
+        .start()
+        .await;
+    let r = get(&proxy.url("/api/patients/1"), &care()).await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (502, "upstream_unavailable")
+    );
+}
+
+#[tokio::test]
+async fn oversized_request_heads_are_refused() {
+    let up = Upstream::json(PATIENT).await;
+    let proxy = ProxyBuilder::new(&up.url()).start().await;
+    let big = "a".repeat(40_000);
+    let req = format!("GET /api/patients/1 HTTP/1.1\r\nHost: x\r\nx-big: {big}\r\n\r\n");
+    let out = raw(proxy.addr, req.as_bytes()).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(out.is_empty() || text.starts_with("HTTP/1.1 431"), "{text}");
+    assert_eq!(up.count(), 0);
+}
