@@ -169,7 +169,10 @@ impl AuditSink for DropSink {
     }
 }
 
-async fn serve(path: &std::path::Path, audit: Option<Arc<dyn AuditSink>>) -> anyhow::Result<ExitCode> {
+async fn serve(
+    path: &std::path::Path,
+    audit: Option<Arc<dyn AuditSink>>,
+) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(path, &OsEnv).map_err(|e| anyhow::anyhow!("{e}"))?;
     let rules = match &cfg.rules_dir {
         Some(dir) => RuleSet::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?,

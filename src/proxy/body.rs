@@ -110,8 +110,15 @@ pub struct RedactingBody {
     bytes_in: u64,
     bytes_out: u64,
     decoded: Vec<u8>,
+    /// Redacted bytes waiting for the encoder.
     redacted: Vec<u8>,
+    /// Output not yet handed to hyper.
+    out: Vec<u8>,
 }
+
+/// Output is handed on once this much has gathered (or nothing more is
+/// ready upstream).
+const COALESCE: usize = 64 * 1024;
 
 impl RedactingBody {
     pub fn new(
@@ -134,6 +141,7 @@ impl RedactingBody {
             bytes_out: 0,
             decoded: Vec::new(),
             redacted: Vec::new(),
+            out: Vec::new(),
         }
     }
 
@@ -171,9 +179,11 @@ impl RedactingBody {
         self.committed = true;
     }
 
-    fn process(&mut self, chunk: &[u8]) -> Result<Bytes, BodyAbort> {
+    /// Decodes, redacts and encodes one upstream chunk, appending to `out`.
+    fn process(&mut self, chunk: &[u8]) -> Result<(), BodyAbort> {
         let Some(redactor) = self.redactor.as_mut() else {
-            return Ok(Bytes::copy_from_slice(chunk));
+            self.out.extend_from_slice(chunk);
+            return Ok(());
         };
         let plain: &[u8] = match self.decoder.as_mut() {
             Some(d) => {
@@ -183,52 +193,54 @@ impl RedactingBody {
             }
             None => chunk,
         };
-        self.redacted.reserve(plain.len() + plain.len() / 8);
-        redactor
-            .feed(plain, &mut self.redacted)
-            .map_err(BodyAbort::Redact)?;
+        let sink = if self.encoder.is_some() {
+            &mut self.redacted
+        } else {
+            &mut self.out
+        };
+        sink.reserve(plain.len() + plain.len() / 8);
+        redactor.feed(plain, sink).map_err(BodyAbort::Redact)?;
         self.decoded.clear();
-        self.encode()
-    }
-
-    fn encode(&mut self) -> Result<Bytes, BodyAbort> {
-        match self.encoder.as_mut() {
-            Some(e) => {
-                let mut out = Vec::new();
-                e.write(&self.redacted, &mut out)
-                    .map_err(|_| BodyAbort::Encode)?;
-                self.redacted.clear();
-                Ok(Bytes::from(out))
-            }
-            None => Ok(Bytes::from(std::mem::take(&mut self.redacted))),
+        if let Some(e) = self.encoder.as_mut() {
+            e.write(&self.redacted, &mut self.out)
+                .map_err(|_| BodyAbort::Encode)?;
+            self.redacted.clear();
         }
+        Ok(())
     }
 
-    fn finish(&mut self) -> Result<Bytes, BodyAbort> {
+    /// Ends the body: flushes the decoder, the redactor and the encoder
+    /// into `out`, checking that each stream is whole.
+    fn finish(&mut self) -> Result<(), BodyAbort> {
         let Some(redactor) = self.redactor.as_mut() else {
-            return Ok(Bytes::new());
+            return Ok(());
+        };
+        let sink = if self.encoder.is_some() {
+            &mut self.redacted
+        } else {
+            &mut self.out
         };
         if let Some(d) = self.decoder.as_mut() {
             d.finish(&mut self.decoded).map_err(|_| BodyAbort::Decode)?;
             redactor
-                .feed(&self.decoded, &mut self.redacted)
+                .feed(&self.decoded, sink)
                 .map_err(BodyAbort::Redact)?;
             self.decoded.clear();
         }
-        redactor
-            .finish(&mut self.redacted)
-            .map_err(BodyAbort::Redact)?;
-        match self.encoder.as_mut() {
-            Some(e) => {
-                let mut out = Vec::new();
-                e.write(&self.redacted, &mut out)
-                    .map_err(|_| BodyAbort::Encode)?;
-                e.finish(&mut out).map_err(|_| BodyAbort::Encode)?;
-                self.redacted.clear();
-                Ok(Bytes::from(out))
-            }
-            None => Ok(Bytes::from(std::mem::take(&mut self.redacted))),
+        redactor.finish(sink).map_err(BodyAbort::Redact)?;
+        if let Some(e) = self.encoder.as_mut() {
+            e.write(&self.redacted, &mut self.out)
+                .map_err(|_| BodyAbort::Encode)?;
+            e.finish(&mut self.out).map_err(|_| BodyAbort::Encode)?;
+            self.redacted.clear();
         }
+        Ok(())
+    }
+
+    fn take_out(&mut self) -> Bytes {
+        let out = std::mem::take(&mut self.out);
+        self.bytes_out += out.len() as u64;
+        Bytes::from(out)
     }
 
     fn fill_audit(&mut self) {
@@ -246,6 +258,7 @@ impl RedactingBody {
     fn fail(&mut self, e: BodyAbort) -> BodyAbort {
         self.done = true;
         self.pending.clear();
+        self.out.clear();
         if self.committed {
             self.fill_audit();
             let _ = self.audit.submit("abort", e.code());
@@ -257,54 +270,68 @@ impl RedactingBody {
         e
     }
 
+    /// The end of the upstream body: flush, audit, and the last bytes.
+    fn end(&mut self) -> Option<Result<Bytes, BodyAbort>> {
+        if let Err(e) = self.finish() {
+            return Some(Err(self.fail(e)));
+        }
+        let last = self.take_out();
+        self.done = true;
+        self.fill_audit();
+        if self.audit.submit("allow", "ok").is_err() {
+            // The record of this disclosure could not be kept: the
+            // disclosure does not complete either.
+            return Some(Err(self.fail(BodyAbort::Audit)));
+        }
+        (!last.is_empty()).then_some(Ok(last))
+    }
+
     /// One step: the next non-empty output chunk, an error, or the end.
+    /// Upstream chunks that are already there are coalesced, up to
+    /// `COALESCE` bytes, so that small reads do not become small writes.
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyAbort>>> {
-        loop {
-            if self.done {
-                return Poll::Ready(None);
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if self.redactor.is_none() {
+            // Passed through unchanged: no copy, frame for frame.
+            loop {
+                return match ready!(Pin::new(&mut self.upstream).poll_frame(cx)) {
+                    Some(Ok(frame)) => match frame.into_data() {
+                        Ok(data) => {
+                            self.bytes_in += data.len() as u64;
+                            self.bytes_out += data.len() as u64;
+                            Poll::Ready(Some(Ok(data)))
+                        }
+                        // Trailers are dropped: they are not redacted.
+                        Err(_) => continue,
+                    },
+                    Some(Err(_)) => Poll::Ready(Some(Err(self.fail(BodyAbort::Upstream)))),
+                    None => Poll::Ready(self.end()),
+                };
             }
-            match ready!(Pin::new(&mut self.upstream).poll_frame(cx)) {
-                Some(Ok(frame)) => {
+        }
+        loop {
+            match Pin::new(&mut self.upstream).poll_frame(cx) {
+                Poll::Pending if self.out.is_empty() => return Poll::Pending,
+                Poll::Pending => return Poll::Ready(Some(Ok(self.take_out()))),
+                Poll::Ready(Some(Ok(frame))) => {
                     // Trailers are dropped: they are not redacted.
                     let Ok(data) = frame.into_data() else {
                         continue;
                     };
                     self.bytes_in += data.len() as u64;
-                    let out = if self.redactor.is_none() {
-                        Ok(data)
-                    } else {
-                        self.process(&data)
-                    };
-                    match out {
-                        Ok(b) if b.is_empty() => continue,
-                        Ok(b) => {
-                            self.bytes_out += b.len() as u64;
-                            return Poll::Ready(Some(Ok(b)));
-                        }
-                        Err(e) => return Poll::Ready(Some(Err(self.fail(e)))),
+                    if let Err(e) = self.process(&data) {
+                        return Poll::Ready(Some(Err(self.fail(e))));
+                    }
+                    if self.out.len() >= COALESCE {
+                        return Poll::Ready(Some(Ok(self.take_out())));
                     }
                 }
-                Some(Err(_)) => return Poll::Ready(Some(Err(self.fail(BodyAbort::Upstream)))),
-                None => {
-                    let last = match self.finish() {
-                        Ok(b) => b,
-                        Err(e) => return Poll::Ready(Some(Err(self.fail(e)))),
-                    };
-                    self.bytes_out += last.len() as u64;
-                    self.done = true;
-                    self.fill_audit();
-                    if self.audit.submit("allow", "ok").is_err() {
-                        // The record of this disclosure could not be kept:
-                        // the disclosure does not complete either.
-                        self.done = false;
-                        return Poll::Ready(Some(Err(self.fail(BodyAbort::Audit))));
-                    }
-                    return Poll::Ready(if last.is_empty() {
-                        None
-                    } else {
-                        Some(Ok(last))
-                    });
+                Poll::Ready(Some(Err(_))) => {
+                    return Poll::Ready(Some(Err(self.fail(BodyAbort::Upstream))));
                 }
+                Poll::Ready(None) => return Poll::Ready(self.end()),
             }
         }
     }
