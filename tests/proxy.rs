@@ -939,3 +939,22 @@ async fn oversized_request_heads_are_refused() {
     assert!(out.is_empty() || text.starts_with("HTTP/1.1 431"), "{text}");
     assert_eq!(up.count(), 0);
 }
+
+#[tokio::test]
+async fn an_empty_body_without_a_content_type_passes() {
+    let up = Upstream::start(|_| Reply {
+        status: 204,
+        headers: vec![],
+        chunks: vec![],
+        delay: Duration::ZERO,
+    })
+    .await;
+    let proxy = ProxyBuilder::new(&up.url()).start().await;
+    let r = send(request("PUT", &proxy.url("/api/patients/1"), &care())).await;
+    assert_eq!(r.status, 204);
+    let ev = proxy.wait_events(1).await;
+    assert_eq!(
+        (ev[0].decision.as_str(), ev[0].upstream_status),
+        ("allow", Some(204))
+    );
+}

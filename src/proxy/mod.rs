@@ -471,7 +471,8 @@ async fn respond(
     let no_body = is_head
         || parts.status.is_informational()
         || parts.status == http::StatusCode::NO_CONTENT
-        || parts.status == http::StatusCode::NOT_MODIFIED;
+        || parts.status == http::StatusCode::NOT_MODIFIED
+        || http_body::Body::is_end_stream(&body);
 
     let kind = parts
         .headers
