@@ -958,3 +958,41 @@ async fn an_empty_body_without_a_content_type_passes() {
         ("allow", Some(204))
     );
 }
+
+#[tokio::test]
+async fn idle_connections_are_closed() {
+    let up = Upstream::json(PATIENT).await;
+    let proxy = ProxyBuilder::new(&up.url())
+        .edit(|c| c.replace("[limits]", "[limits]\nidle_timeout_ms = 300"))
+        .start()
+        .await;
+    use tokio::io::AsyncReadExt;
+    // Connected, silent: neither a request head nor a TLS hello.
+    let mut s = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf))
+        .await
+        .expect("the idle connection stayed open")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}
+
+#[tokio::test]
+async fn a_malformed_actor_is_refused() {
+    let up = Upstream::json(PATIENT).await;
+    let proxy = ProxyBuilder::new(&up.url()).start().await;
+    let long = "a".repeat(200);
+    for actor in ["doctor 17", long.as_str(), "\"quoted\""] {
+        let mut h = care().to_vec();
+        h.push(("x-actor", actor));
+        let r = get(&proxy.url("/api/patients/1"), &h).await;
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (400, "bad_request"),
+            "{actor}"
+        );
+    }
+    assert_eq!(up.count(), 0);
+}
