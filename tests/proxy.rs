@@ -996,3 +996,30 @@ async fn a_malformed_actor_is_refused() {
     }
     assert_eq!(up.count(), 0);
 }
+
+#[tokio::test]
+async fn the_proxys_own_headers_cannot_be_doubled_or_hidden() {
+    let up = Upstream::json(PATIENT).await;
+    let proxy = ProxyBuilder::new(&up.url()).start().await;
+    let u = proxy.url("/api/patients/1");
+    let mut req = request("GET", &u, &care());
+    req.headers_mut()
+        .append("x-purpose", "marketing".parse().unwrap());
+    let r = send(req).await;
+    assert_eq!((r.status, r.error_code().as_str()), (400, "bad_request"));
+    let mut req = request("GET", &u, &care());
+    req.headers_mut()
+        .append("x-api-key", ALL_KEY.parse().unwrap());
+    assert_eq!(send(req).await.status, 401);
+    assert_eq!(up.count(), 0);
+    // Naming them in `Connection` does not strip them.
+    let mut h = care().to_vec();
+    h.push(("x-actor", "op-3"));
+    h.push(("connection", "x-purpose, x-actor, x-request-id"));
+    let r = get(&u, &h).await;
+    assert_eq!(r.status, 200);
+    let seen = up.last();
+    assert_eq!(seen.headers["x-purpose"], "care");
+    assert_eq!(seen.headers["x-actor"], "op-3");
+    assert!(seen.headers.contains_key("x-request-id"));
+}

@@ -149,8 +149,15 @@ pub struct ConnInfo {
 /// A request after the policy phases: where it goes and what it may see.
 struct Admitted<'s> {
     purpose: Purpose,
+    actor: Option<HeaderValue>,
     route: &'s Route,
     path: path::NormalPath,
+}
+
+/// Whether a header of the proxy's own appears more than once: which one
+/// the upstream would read is then unknown.
+fn repeated(h: &HeaderMap, name: &HeaderName) -> bool {
+    h.get_all(name).iter().nth(1).is_some()
 }
 
 /// Handles one request. Never fails: refusals are responses.
@@ -193,6 +200,12 @@ fn admit<'s>(
     if req.version() <= Version::HTTP_11 && h.contains_key(header::TRANSFER_ENCODING) {
         return Err(Deny::BadRequest);
     }
+    if repeated(h, &X_API_KEY) {
+        return Err(Deny::Unauthenticated);
+    }
+    if repeated(h, &X_PURPOSE) || repeated(h, &X_ACTOR) {
+        return Err(Deny::BadRequest);
+    }
     let client = state
         .clients
         .identify(
@@ -206,7 +219,7 @@ fn admit<'s>(
     };
     if let Some(ev) = record.event() {
         ev.client = client.id.clone();
-        ev.actor = actor;
+        ev.actor = actor.clone();
     }
 
     let path = path::normalize(req.uri().path()).map_err(|_| Deny::BadPath)?;
@@ -238,6 +251,7 @@ fn admit<'s>(
     }
     Ok(Admitted {
         purpose,
+        actor: actor.and_then(|a| HeaderValue::from_str(&a).ok()),
         route,
         path,
     })
@@ -331,15 +345,13 @@ async fn serve(
         .map(Accepted::parse)
         .unwrap_or_default();
     let is_head = req.method() == Method::HEAD;
-    let up_req = upstream_request(
-        state,
-        conn,
-        req,
-        upstream,
-        &admitted.path,
+    let own = OwnHeaders {
         request_id,
+        purpose,
+        actor: admitted.actor.clone(),
         accepted,
-    )?;
+    };
+    let up_req = upstream_request(state, conn, req, upstream, &admitted.path, &own)?;
 
     let resp = match tokio::time::timeout(
         state.limits.upstream_timeout,
@@ -358,6 +370,14 @@ async fn serve(
         ev.upstream_status = Some(resp.status().as_u16());
     }
     respond(state, purpose, resp, is_head, accepted, request_id, record).await
+}
+
+/// The headers the proxy sets on the upstream request.
+struct OwnHeaders<'r> {
+    request_id: &'r str,
+    purpose: Purpose,
+    actor: Option<HeaderValue>,
+    accepted: Accepted,
 }
 
 /// Hop-by-hop headers (RFC 9110 7.6.1) and those named in `Connection`.
@@ -393,8 +413,7 @@ fn upstream_request(
     req: Request<Incoming>,
     upstream: &Upstream,
     path: &path::NormalPath,
-    request_id: &str,
-    accepted: Accepted,
+    own: &OwnHeaders<'_>,
 ) -> Result<Request<UpstreamBody>, Deny> {
     let uri = upstream
         .uri(path.as_str(), req.uri().query())
@@ -409,6 +428,14 @@ fn upstream_request(
     });
     strip_hop_by_hop(&mut h);
     h.remove(X_API_KEY);
+    // The proxy's own headers are set from what it checked, after the
+    // hop-by-hop strip (a client could name them in `Connection`).
+    h.insert(X_PURPOSE, HeaderValue::from_static(own.purpose.as_str()));
+    match &own.actor {
+        Some(a) => h.insert(X_ACTOR, a.clone()),
+        None => h.remove(X_ACTOR),
+    };
+    let (request_id, accepted) = (own.request_id, own.accepted);
     // A range of a document cannot be redacted on its own.
     h.remove(header::RANGE);
     h.remove(header::IF_RANGE);
