@@ -1023,3 +1023,59 @@ async fn the_proxys_own_headers_cannot_be_doubled_or_hidden() {
     assert_eq!(seen.headers["x-actor"], "op-3");
     assert!(seen.headers.contains_key("x-request-id"));
 }
+
+/// An upstream that sends `bytes`, then holds the connection open, silent.
+async fn stalling_upstream(bytes: &'static [u8]) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(bytes).await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_stalled_upstream_body_times_out() {
+    let short = |c: String| c.replace("upstream_timeout_ms = 3000", "upstream_timeout_ms = 300");
+    // Stalled before any body byte: a clean 504.
+    let up = stalling_upstream(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 50\r\n\r\n",
+    )
+    .await;
+    let proxy = ProxyBuilder::new(&format!("http://{up}"))
+        .edit(short)
+        .start()
+        .await;
+    let r = get(&proxy.url("/api/patients"), &care()).await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (504, "upstream_timeout")
+    );
+    // Stalled after the head went out: the response is cut.
+    let up = stalling_upstream(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 50\r\n\r\n[{\"id\":\"1\"},",
+    )
+    .await;
+    let proxy = ProxyBuilder::new(&format!("http://{up}"))
+        .edit(short)
+        .start()
+        .await;
+    let started = std::time::Instant::now();
+    let r = get(&proxy.url("/api/patients"), &care()).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.is_err(), "a stalled body ended cleanly");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let ev = proxy.wait_events(1).await;
+    assert_eq!(
+        (ev[0].decision.as_str(), ev[0].reason.as_str()),
+        ("abort", "upstream_timeout")
+    );
+}

@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -31,6 +32,8 @@ pub enum BodyAbort {
     Redact(RedactError),
     #[error("the audit sink refused the event")]
     Audit,
+    #[error("the upstream body stalled")]
+    Stalled,
 }
 
 impl BodyAbort {
@@ -41,6 +44,7 @@ impl BodyAbort {
             BodyAbort::Encode => "encode_failed",
             BodyAbort::Redact(e) => e.code(),
             BodyAbort::Audit => "audit_unavailable",
+            BodyAbort::Stalled => "upstream_timeout",
         }
     }
 }
@@ -94,6 +98,11 @@ impl Body for ProxyBody {
 /// The upstream body through the engine.
 pub struct RedactingBody {
     upstream: Incoming,
+    /// Fires when the upstream sent nothing for `stall_after` while the
+    /// client was waiting; armed at the first `Pending`.
+    stall: Pin<Box<tokio::time::Sleep>>,
+    stall_armed: bool,
+    stall_after: Duration,
     decoder: Option<Decoder>,
     /// `None` for bodies passed through unchanged (other content that the
     /// purpose allows); then there is no decoder or encoder either.
@@ -127,9 +136,13 @@ impl RedactingBody {
         redactor: Option<BodyRedactor>,
         encoder: Option<Encoder>,
         audit: AuditRecord,
+        stall_after: Duration,
     ) -> RedactingBody {
         RedactingBody {
             upstream,
+            stall: Box::pin(tokio::time::sleep(stall_after)),
+            stall_armed: false,
+            stall_after,
             decoder,
             redactor,
             encoder,
@@ -286,6 +299,30 @@ impl RedactingBody {
         (!last.is_empty()).then_some(Ok(last))
     }
 
+    /// The next upstream frame, or `Stalled` when none came in time.
+    fn poll_upstream(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyAbort>>> {
+        match Pin::new(&mut self.upstream).poll_frame(cx) {
+            Poll::Ready(r) => {
+                self.stall_armed = false;
+                Poll::Ready(r.map(|r| r.map_err(|_| BodyAbort::Upstream)))
+            }
+            Poll::Pending => {
+                if !self.stall_armed {
+                    let deadline = tokio::time::Instant::now() + self.stall_after;
+                    self.stall.as_mut().reset(deadline);
+                    self.stall_armed = true;
+                }
+                match self.stall.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(BodyAbort::Stalled))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
     /// One step: the next non-empty output chunk, an error, or the end.
     /// Upstream chunks that are already there are coalesced, up to
     /// `COALESCE` bytes, so that small reads do not become small writes.
@@ -296,7 +333,7 @@ impl RedactingBody {
         if self.redactor.is_none() {
             // Passed through unchanged: no copy, frame for frame.
             loop {
-                return match ready!(Pin::new(&mut self.upstream).poll_frame(cx)) {
+                return match ready!(self.poll_upstream(cx)) {
                     Some(Ok(frame)) => match frame.into_data() {
                         Ok(data) => {
                             self.bytes_in += data.len() as u64;
@@ -306,13 +343,13 @@ impl RedactingBody {
                         // Trailers are dropped: they are not redacted.
                         Err(_) => continue,
                     },
-                    Some(Err(_)) => Poll::Ready(Some(Err(self.fail(BodyAbort::Upstream)))),
+                    Some(Err(e)) => Poll::Ready(Some(Err(self.fail(e)))),
                     None => Poll::Ready(self.end()),
                 };
             }
         }
         loop {
-            match Pin::new(&mut self.upstream).poll_frame(cx) {
+            match self.poll_upstream(cx) {
                 Poll::Pending if self.out.is_empty() => return Poll::Pending,
                 Poll::Pending => return Poll::Ready(Some(Ok(self.take_out()))),
                 Poll::Ready(Some(Ok(frame))) => {
@@ -328,9 +365,7 @@ impl RedactingBody {
                         return Poll::Ready(Some(Ok(self.take_out())));
                     }
                 }
-                Poll::Ready(Some(Err(_))) => {
-                    return Poll::Ready(Some(Err(self.fail(BodyAbort::Upstream))));
-                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(self.fail(e)))),
                 Poll::Ready(None) => return Poll::Ready(self.end()),
             }
         }

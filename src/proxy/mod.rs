@@ -547,7 +547,14 @@ async fn respond(
 
     // From here the body owns the event: it is submitted when the stream
     // ends, fails or is dropped.
-    let mut stream = RedactingBody::new(body, decoder, redactor, encoder, record.take());
+    let mut stream = RedactingBody::new(
+        body,
+        decoder,
+        redactor,
+        encoder,
+        record.take(),
+        state.limits.upstream_timeout,
+    );
     if let Err(e) = stream.prefetch(PREFETCH_LIMIT).await {
         // Nothing was sent yet: answer with an error; `handle` audits it.
         *record = stream.into_audit();
@@ -556,6 +563,7 @@ async fn respond(
             BodyAbort::Redact(r) => Deny::Redact(r),
             BodyAbort::Decode => Deny::BadEncoding,
             BodyAbort::Audit => Deny::AuditUnavailable,
+            BodyAbort::Stalled => Deny::UpstreamTimeout,
             BodyAbort::Upstream | BodyAbort::Encode => Deny::UpstreamUnavailable,
         };
         return Err(deny);
