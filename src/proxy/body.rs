@@ -187,6 +187,27 @@ impl RedactingBody {
         Ok(())
     }
 
+    /// The whole body, when prefetching already read it to its end (a
+    /// small response): it can then go out with a Content-Length in one
+    /// write. `None` while more is to come.
+    pub fn take_complete(&mut self) -> Option<Bytes> {
+        if !self.done {
+            return None;
+        }
+        let body = match self.pending.len() {
+            0 => Bytes::new(),
+            1 => self.pending.pop_front().unwrap_or_default(),
+            _ => {
+                let mut all = Vec::with_capacity(self.pending.iter().map(Bytes::len).sum());
+                for b in self.pending.drain(..) {
+                    all.extend_from_slice(&b);
+                }
+                Bytes::from(all)
+            }
+        };
+        Some(body)
+    }
+
     /// Marks the head as sent: from now on failures abort the stream.
     pub fn commit(&mut self) {
         self.committed = true;

@@ -568,6 +568,15 @@ async fn respond(
         };
         return Err(deny);
     }
+    if !stream.is_transparent()
+        && let Some(body) = stream.take_complete()
+    {
+        // Already redacted to its end (and audited): send it whole.
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        return Ok(Response::from_parts(parts, ProxyBody::full(body)));
+    }
     stream.commit();
     Ok(Response::from_parts(
         parts,
