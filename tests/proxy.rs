@@ -1118,3 +1118,27 @@ async fn a_stalled_upstream_body_times_out() {
         ("abort", "upstream_timeout")
     );
 }
+
+#[tokio::test]
+async fn routes_pick_named_upstreams_with_path_prefixes() {
+    let main = Upstream::json(PATIENT).await;
+    let docs = Upstream::json("{\"items\":[]}").await;
+    let docs_url = format!("{}/archive/v2/", docs.url());
+    let proxy = ProxyBuilder::new(&main.url())
+        .edit(|c| {
+            c.replace(
+                "[[routes]]\npath = \"/files/{name}\"",
+                &format!("[upstreams.docs]\nurl = \"{docs_url}\"\n\n[[routes]]\npath = \"/files/{{name}}\"\nupstream = \"docs\""),
+            )
+        })
+        .start()
+        .await;
+    let r = get(&proxy.url("/files/a.json?v=1"), &care()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(docs.last().path_and_query, "/archive/v2/files/a.json?v=1");
+    assert_eq!(docs.last().headers["host"], docs.addr.to_string().as_str());
+    assert_eq!(main.count(), 0);
+    let r = get(&proxy.url("/api/patients/1"), &care()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(main.count(), 1);
+}
