@@ -61,7 +61,9 @@ impl fmt::Display for Purpose {
 
 /// The error for a purpose id that is not one of the nine.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown purpose {0:?}; expected one of: auth, appointments, care, documents, support, feedback, analytics, marketing, legal")]
+#[error(
+    "unknown purpose {0:?}; expected one of: auth, appointments, care, documents, support, feedback, analytics, marketing, legal"
+)]
 pub struct UnknownPurpose(pub String);
 
 impl FromStr for Purpose {
@@ -152,7 +154,10 @@ impl fmt::Display for FieldClass {
 impl FromStr for FieldClass {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FieldClass::ALL.into_iter().find(|c| c.as_str() == s).ok_or(())
+        FieldClass::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or(())
     }
 }
 
@@ -174,7 +179,9 @@ impl ClassSet {
         self.0 == 0
     }
     pub fn iter(self) -> impl Iterator<Item = FieldClass> {
-        FieldClass::ALL.into_iter().filter(move |c| self.contains(*c))
+        FieldClass::ALL
+            .into_iter()
+            .filter(move |c| self.contains(*c))
     }
 }
 
@@ -202,7 +209,9 @@ mod tests {
             assert_eq!(c.index(), i);
             assert_eq!(c.as_str().parse::<FieldClass>(), Ok(c));
         }
-        let s: ClassSet = [FieldClass::Snils, FieldClass::Health].into_iter().collect();
+        let s: ClassSet = [FieldClass::Snils, FieldClass::Health]
+            .into_iter()
+            .collect();
         assert!(s.contains(FieldClass::Health) && !s.contains(FieldClass::Email));
         assert_eq!(s.iter().count(), 2);
     }

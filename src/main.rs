@@ -1,16 +1,19 @@
-//! The `zaslon` binary: flags, then the library does the work.
+//! The `zaslon` binary: flags, tracing, config, and the library's entry
+//! points. `anyhow` lives here only.
 
-use std::io::{BufWriter, Write};
-use std::os::fd::AsFd;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use zaslon::class::Purpose;
-use zaslon::redact::stream::redact_stream;
-use zaslon::redact::{ContentKind, Engine, PseudonymKey};
+
+use zaslon::audit::AuditSink;
+use zaslon::config::{Config, OsEnv};
+use zaslon::consent::{ConsentSource, NoRecords};
+use zaslon::proxy::ProxyState;
+use zaslon::redact::Engine;
 use zaslon::rules::RuleSet;
 
 #[derive(Parser)]
@@ -21,18 +24,32 @@ use zaslon::rules::RuleSet;
 )]
 struct Cli {
     #[command(subcommand)]
-    cmd: Cmd,
+    command: Command,
 }
 
 #[derive(Subcommand)]
-enum Cmd {
+enum Command {
+    /// Run the proxy.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Validate a config (and its rules), or a rules directory alone: every
+    /// problem with file, line and fix; exit non-zero on any.
+    Check {
+        #[arg(long, required_unless_present = "rules")]
+        config: Option<PathBuf>,
+        /// Check this rules directory instead of the config's `[rules] dir`.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
     /// Stream stdin to stdout through the redaction engine.
     Redact {
         /// The rules directory (classes.toml and one file per purpose).
         #[arg(long, default_value = "rules")]
         rules: PathBuf,
-        /// The purpose of processing: auth, appointments, care, documents,
-        /// support, feedback, analytics, marketing, legal.
+        /// The purpose: auth, appointments, care, documents, support,
+        /// feedback, analytics, marketing, legal.
         #[arg(long)]
         purpose: String,
         /// application/json (default), application/x-ndjson or text/plain.
@@ -42,16 +59,55 @@ enum Cmd {
         #[arg(long, default_value = "ZASLON_PSEUDONYM_KEY")]
         key_env: String,
     },
-    /// Validate rules (and, with --config, a config file).
-    Check {
-        #[arg(long)]
-        rules: Option<PathBuf>,
+    /// Start a synthetic MIS and the proxy in front of it on loopback.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        upstream: SocketAddr,
     },
+    /// `serve` with the audit events counted and dropped: benchmarks only,
+    /// until an audit sink is wired in this build.
+    #[command(hide = true)]
+    BenchProxy {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// A fixed-response upstream for benchmarks (JSON of about SIZE bytes).
+    #[command(hide = true)]
+    BenchUpstream {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: SocketAddr,
+        #[arg(long)]
+        size: usize,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ZASLON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let result = match cli.command {
+        Command::Check { config, rules } => check(config.as_deref(), rules),
+        Command::Redact {
+            rules,
+            purpose,
+            content_type,
+            key_env,
+        } => redact(&rules, &purpose, &content_type, &key_env),
+        other => {
+            init_tracing();
+            runtime().and_then(|rt| rt.block_on(run(other)))
+        }
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("zaslon: {e:#}");
@@ -60,75 +116,209 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.cmd {
-        Cmd::Redact {
-            rules,
-            purpose,
-            content_type,
-            key_env,
-        } => {
-            let purpose: Purpose = purpose.parse()?;
-            let rules = RuleSet::load_dir(&rules)
-                .with_context(|| format!("rules in {} are not valid", rules.display()))?;
-            let kind = ContentKind::from_content_type(&content_type);
-            let key = pseudonym_key(&key_env, &rules, purpose)?;
-            let engine = Engine::new(Arc::new(rules), key);
-            let Some(mut redactor) = engine.redactor(purpose, kind) else {
-                anyhow::bail!(
-                    "content type {content_type:?} cannot be redacted; use application/json, application/x-ndjson or text/plain"
-                );
-            };
-            let stdin = std::io::stdin();
-            let mut input = stdin.lock();
-            // Write to the descriptor directly: stdout's line buffering would
-            // search every chunk for newlines.
-            let stdout = std::io::stdout()
-                .as_fd()
-                .try_clone_to_owned()
-                .context("cannot use standard output")?;
-            let mut output = BufWriter::with_capacity(64 << 10, std::fs::File::from(stdout));
-            match redact_stream(&mut redactor, &mut input, &mut output) {
-                Ok(_) => Ok(ExitCode::SUCCESS),
-                Err(e) => {
-                    // Whatever was written is incomplete: say so loudly.
-                    let _ = output.flush();
-                    anyhow::bail!("{e}; the output is incomplete and must be discarded")
-                }
-            }
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Serve { config } => serve(&config, None).await,
+        Command::BenchProxy { config } => {
+            tracing::warn!("bench-proxy: audit events are dropped; never use this in production");
+            serve(&config, Some(Arc::new(DropSink))).await
         }
-        Cmd::Check { rules } => {
-            let dir = rules.unwrap_or_else(|| PathBuf::from("rules"));
-            match RuleSet::load_dir(&dir) {
-                Ok(r) => {
-                    println!("{}: rules valid (version {})", dir.display(), r.version());
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    for line in &e.0 {
-                        eprintln!("{}/{line}", dir.display());
-                    }
-                    eprintln!("{} error(s) in {}", e.0.len(), dir.display());
-                    Ok(ExitCode::FAILURE)
-                }
-            }
+        Command::Demo { listen, upstream } => {
+            zaslon::demo::run(
+                listen,
+                upstream,
+                zaslon::demo::fixture(),
+                &OsEnv,
+                zaslon::server::shutdown_signal(),
+            )
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchUpstream { listen, size } => {
+            let body = zaslon::demo::sample_json(size);
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            eprintln!("bench upstream on {listen}: {} bytes of JSON", body.len());
+            zaslon::demo::serve_upstream(
+                listener,
+                zaslon::demo::fixed("application/json", body),
+                zaslon::server::shutdown_signal(),
+            )
+            .await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { .. } | Command::Redact { .. } => bail!("runs without a runtime"),
+    }
+}
+
+/// The consent source named by `[consent]`. Backends are added by the
+/// consent module; until one is wired, only an absent section (no consent
+/// records: opt-out purposes allowed, opt-in denied) starts.
+fn consent_source(section: &toml::Table) -> anyhow::Result<Arc<dyn ConsentSource>> {
+    match section.get("backend").and_then(|v| v.as_str()) {
+        None if section.is_empty() => Ok(Arc::new(NoRecords)),
+        Some(other) => bail!("[consent] backend = {other:?} is not available in this build"),
+        None => bail!("[consent] needs `backend = \"file\" | \"postgres\" | \"http\"`"),
+    }
+}
+
+/// The audit sink named by `[audit]`; refusing to start without one keeps
+/// every request recorded.
+fn audit_sink(section: &toml::Table) -> anyhow::Result<Arc<dyn AuditSink>> {
+    match section.get("sink").and_then(|v| v.as_str()) {
+        Some(other) => bail!("[audit] sink = {other:?} is not available in this build"),
+        None => bail!("[audit] needs `sink = \"file\" | \"postgres\"`"),
+    }
+}
+
+/// Drops audit events (bench-proxy only).
+struct DropSink;
+
+impl AuditSink for DropSink {
+    fn submit(&self, _: zaslon::audit::AuditEvent) -> Result<(), zaslon::audit::AuditError> {
+        Ok(())
+    }
+    fn ready(&self) -> bool {
+        true
+    }
+}
+
+async fn serve(
+    path: &std::path::Path,
+    audit: Option<Arc<dyn AuditSink>>,
+) -> anyhow::Result<ExitCode> {
+    let cfg = Config::load(path, &OsEnv).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rules = match &cfg.rules_dir {
+        Some(dir) => RuleSet::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => RuleSet::embedded(),
+    };
+    let engine = Engine::new(Arc::new(rules), cfg.pseudonym_key.clone());
+    let consent = consent_source(&cfg.consent)?;
+    let audit = match audit {
+        Some(a) => a,
+        None => audit_sink(&cfg.audit)?,
+    };
+    let state = ProxyState::from_config(&cfg, engine, consent, audit)?;
+    let listener = zaslon::server::bind(cfg.listen.address)
+        .with_context(|| format!("cannot listen on {}", cfg.listen.address))?;
+    tracing::info!(address = %cfg.listen.address, tls = cfg.listen.tls.is_some(), "zaslon serving");
+    zaslon::server::run(listener, Arc::new(state), zaslon::server::shutdown_signal()).await?;
+    tracing::info!("zaslon stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(config: Option<&std::path::Path>, rules: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let mut problems = 0usize;
+    let cfg = match config.map(|c| Config::load(c, &OsEnv)) {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            println!("{e}");
+            problems += e.problems.len();
+            None
+        }
+        None => None,
+    };
+    if let (Some(cfg), Some(path)) = (&cfg, config) {
+        for p in cfg.file_problems() {
+            println!(
+                "{}: {p}\n    fix: create the file or correct the path",
+                path.display()
+            );
+            problems += 1;
+        }
+    }
+    let dir = rules.or_else(|| cfg.as_ref().and_then(|c| c.rules_dir.clone()));
+    if let Some(dir) = &dir
+        && let Err(e) = RuleSet::load_dir(dir)
+    {
+        for line in &e.0 {
+            println!("{}/{line}", dir.display());
+        }
+        problems += e.0.len().max(1);
+    }
+    let what = config.map_or_else(
+        || {
+            dir.as_ref()
+                .map_or_else(String::new, |d| d.display().to_string())
+        },
+        |c| c.display().to_string(),
+    );
+    if problems == 0 {
+        println!("{what}: ok");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{problems} problem(s)");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// `zaslon redact`: stdin to stdout in bounded chunks.
+fn redact(
+    rules: &std::path::Path,
+    purpose: &str,
+    content_type: &str,
+    key_env: &str,
+) -> anyhow::Result<ExitCode> {
+    use std::io::{BufWriter, Write};
+    use std::os::fd::AsFd;
+    use zaslon::redact::ContentKind;
+    use zaslon::redact::stream::redact_stream;
+
+    let purpose: zaslon::class::Purpose = purpose.parse()?;
+    let rules = RuleSet::load_dir(rules)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("the rules in {} are not valid", rules.display()))?;
+    let kind = ContentKind::from_content_type(content_type);
+    let key = redact_key(key_env, &rules, purpose)?;
+    let engine = Engine::new(Arc::new(rules), key);
+    let Some(mut redactor) = engine.redactor(purpose, kind) else {
+        bail!(
+            "content type {content_type:?} cannot be redacted; use application/json, application/x-ndjson or text/plain"
+        );
+    };
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    // Write to the descriptor directly: stdout's line buffering would search
+    // every chunk for newlines.
+    let fd = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("cannot use standard output")?;
+    let mut output = BufWriter::with_capacity(64 << 10, std::fs::File::from(fd));
+    match redact_stream(&mut redactor, &mut input, &mut output) {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            let _ = output.flush();
+            bail!("{e}; the output is incomplete and must be discarded")
         }
     }
 }
 
-/// The pseudonymization key from the environment. Required only when the
+/// The pseudonymization key from the environment; required only when the
 /// purpose pseudonymizes something.
-fn pseudonym_key(var: &str, rules: &RuleSet, purpose: Purpose) -> anyhow::Result<PseudonymKey> {
+fn redact_key(
+    var: &str,
+    rules: &RuleSet,
+    purpose: zaslon::class::Purpose,
+) -> anyhow::Result<zaslon::redact::PseudonymKey> {
     let needs = zaslon::class::FieldClass::ALL
         .iter()
         .any(|c| rules.purpose(purpose).action(*c) == zaslon::rules::Action::Pseudonymize);
     match std::env::var(var) {
-        Ok(k) if k.len() >= 16 => Ok(PseudonymKey::new(k.as_bytes())),
-        Ok(_) => anyhow::bail!("{var} must hold at least 16 bytes of secret key"),
-        Err(_) if needs => anyhow::bail!(
+        Ok(k) if k.len() >= 16 => Ok(zaslon::redact::PseudonymKey::new(k.as_bytes())),
+        Ok(_) => bail!("{var} must hold at least 16 bytes of secret key"),
+        Err(_) if needs => bail!(
             "purpose {purpose} pseudonymizes values: set {var} to a secret key of at least 16 bytes (e.g. `export {var}=$(head -c 32 /dev/urandom | base64)`)"
         ),
-        Err(_) => Ok(PseudonymKey::new(
+        Err(_) => Ok(zaslon::redact::PseudonymKey::new(
             b"unused: this purpose pseudonymizes nothing",
         )),
     }

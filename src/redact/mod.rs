@@ -85,7 +85,12 @@ impl ContentKind {
     /// `application/json`, `*/*+json` -> Json; `application/x-ndjson`,
     /// `application/jsonl` -> Ndjson; `text/*` -> Text; anything else Other.
     pub fn from_content_type(ct: &str) -> ContentKind {
-        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match essence.as_str() {
             "application/json" => ContentKind::Json,
             "application/x-ndjson" | "application/jsonl" | "application/x-jsonlines" => {

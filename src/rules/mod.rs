@@ -28,7 +28,9 @@ pub enum ConsentMode {
 pub enum Action {
     Allow,
     /// Keep the last `keep` characters, mask the rest, keep separators.
-    Mask { keep: u8 },
+    Mask {
+        keep: u8,
+    },
     Pseudonymize,
     Generalize,
     Remove,

@@ -234,7 +234,9 @@ impl<'r> Reference<'r> {
         enclosing: &[KeyInfo],
         sib: Sib,
     ) -> Result<Out, RedactError> {
-        let class = self.classify(key, enclosing, sib).and_then(|c| refine(c, text));
+        let class = self
+            .classify(key, enclosing, sib)
+            .and_then(|c| refine(c, text));
         let action = class.map_or(Action::Allow, |c| self.action(c));
         self.seen.push(Seen {
             text: text.to_owned(),

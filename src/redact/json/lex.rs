@@ -80,7 +80,9 @@ fn unicode_escape(inp: &[u8], i: usize) -> Esc {
         if h.len() < 4 {
             return Ok(None);
         }
-        Ok(Some(h.iter().fold(0, |a, &c| a * 16 + (c as char).to_digit(16).unwrap_or(0))))
+        Ok(Some(h.iter().fold(0, |a, &c| {
+            a * 16 + (c as char).to_digit(16).unwrap_or(0)
+        })))
     };
     let hi = match hex4(i + 2) {
         Err(()) => return Esc::Bad,

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Load benchmark: zaslon (redaction for `marketing`) vs nginx proxy_pass (no
+# redaction, 1 worker) vs the upstream directly, for 1 KiB, 16 KiB and
+# 256 KiB JSON responses, wrk at 64 connections. Loopback only, bounded:
+# DURATION seconds per case (default 10), 9 cases.
+#
+#   benches/load.sh            # builds the release binary, installs wrk/nginx if missing
+#   DURATION=5 benches/load.sh
+#
+# The proxy runs as `zaslon bench-proxy` (= `serve` with audit events
+# dropped) until an audit sink is wired into `serve`; then switch PROXY_CMD
+# to `serve` and add an `[audit]` section to the generated config.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+UP_PORT=${UP_PORT:-18081}
+ZASLON_PORT=${ZASLON_PORT:-18080}
+NGINX_PORT=${NGINX_PORT:-18082}
+SIZES=${SIZES:-"1024 16384 262144"}
+PROXY_CMD=${PROXY_CMD:-bench-proxy}
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need wrk || ! { need nginx || [ -x /usr/sbin/nginx ]; }; then
+    echo "installing wrk and nginx from Debian's packages" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get install -y --no-install-recommends wrk nginx-light >/dev/null \
+        || $SUDO apt-get install -y --no-install-recommends wrk nginx >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+echo "building the release binary" >&2
+(cd "$ROOT" && cargo build --release --locked --bin zaslon >&2)
+BIN="$ROOT/target/release/zaslon"
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+KEY="bench-marketing-key"
+KEY_SHA=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
+export ZASLON_PSEUDONYM_KEY="bench-pseudonym-key-0123456789abcdef"
+cat >"$WORK/zaslon.toml" <<TOML
+[listen]
+address = "127.0.0.1:$ZASLON_PORT"
+
+[upstream]
+url = "http://127.0.0.1:$UP_PORT"
+
+[pseudonymization]
+key_env = "ZASLON_PSEUDONYM_KEY"
+
+[[clients]]
+id = "crm"
+api_key_sha256 = "$KEY_SHA"
+purposes = ["marketing"]
+
+# A list route: no single subject, so no consent lookup per request.
+[[routes]]
+path = "/api/patients"
+records = "\$.items[*]"
+record_subject = "id"
+TOML
+[ -d "$ROOT/rules" ] && printf '\n[rules]\ndir = "%s/rules"\n' "$ROOT" >>"$WORK/zaslon.toml"
+
+sed -e "s#@DIR@#$WORK#g" -e "s#@LISTEN@#127.0.0.1:$NGINX_PORT#g" \
+    -e "s#@UPSTREAM@#127.0.0.1:$UP_PORT#g" "$ROOT/benches/nginx.conf.tmpl" >"$WORK/nginx.conf"
+
+wait_port() {
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "nothing listens on port $1" >&2
+    return 1
+}
+
+# wrk output -> "req/s p50 p99" (latencies in ms)
+run_wrk() {
+    local url=$1; shift
+    local out
+    out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$@" "$url")
+    if echo "$out" | grep -q "Non-2xx"; then
+        echo "non-2xx responses from $url:" >&2
+        echo "$out" >&2
+        return 1
+    fi
+    local rps p50 p99
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+    p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+}
+
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) n = n / 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n = n * 1000
+        printf "%.2f", n
+    }'
+}
+
+printf "%-8s %-10s %12s %9s %9s\n" size target "req/s" "p50 ms" "p99 ms"
+SUMMARY=()
+for size in $SIZES; do
+    "$BIN" bench-upstream --listen "127.0.0.1:$UP_PORT" --size "$size" 2>/dev/null &
+    UP_PID=$!; PIDS+=("$UP_PID")
+    "$BIN" "$PROXY_CMD" --config "$WORK/zaslon.toml" 2>"$WORK/zaslon.log" &
+    Z_PID=$!; PIDS+=("$Z_PID")
+    "$NGINX" -p "$WORK" -c "$WORK/nginx.conf" 2>"$WORK/nginx.out" &
+    N_PID=$!; PIDS+=("$N_PID")
+    wait_port "$UP_PORT"; wait_port "$ZASLON_PORT"; wait_port "$NGINX_PORT"
+
+    # Check zaslon answers 200 before measuring.
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $KEY" -H "x-purpose: marketing" \
+        "http://127.0.0.1:$ZASLON_PORT/api/patients")
+    [ "$code" = 200 ] || { echo "zaslon answered $code; log:" >&2; cat "$WORK/zaslon.log" >&2; exit 1; }
+
+    read -r d_rps d_p50 d_p99 < <(run_wrk "http://127.0.0.1:$UP_PORT/api/patients")
+    read -r n_rps n_p50 n_p99 < <(run_wrk "http://127.0.0.1:$NGINX_PORT/api/patients")
+    read -r z_rps z_p50 z_p99 < <(run_wrk "http://127.0.0.1:$ZASLON_PORT/api/patients" \
+        -H "x-api-key: $KEY" -H "x-purpose: marketing")
+    printf "%-8s %-10s %12s %9s %9s\n" "$size" upstream "$d_rps" "$d_p50" "$d_p99"
+    printf "%-8s %-10s %12s %9s %9s\n" "$size" nginx "$n_rps" "$n_p50" "$n_p99"
+    printf "%-8s %-10s %12s %9s %9s\n" "$size" zaslon "$z_rps" "$z_p50" "$z_p99"
+    SUMMARY+=("$(awk -v s="$size" -v z="$z_rps" -v n="$n_rps" -v zp="$z_p99" -v np="$n_p99" \
+        'BEGIN { printf "%-8s zaslon/nginx = %.2f   p99 zaslon - nginx = %+.2f ms", s, z / n, zp - np }')")
+
+    kill "$Z_PID" "$N_PID" "$UP_PID" 2>/dev/null || true
+    wait "$Z_PID" "$N_PID" "$UP_PID" 2>/dev/null || true
+    PIDS=()
+done
+echo
+printf "%s\n" "${SUMMARY[@]}"

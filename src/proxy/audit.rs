@@ -1,0 +1,138 @@
+//! Exactly one audit event per request: built as the request goes through
+//! the phases, submitted once when its outcome is known, or as an abort
+//! when the response is dropped half-sent.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::audit::{AuditError, AuditEvent, AuditSink};
+
+/// The event of one request and the sink it goes to.
+pub struct AuditRecord {
+    sink: Arc<dyn AuditSink>,
+    event: Option<AuditEvent>,
+    started: Instant,
+}
+
+impl AuditRecord {
+    pub fn new(sink: Arc<dyn AuditSink>, event: AuditEvent) -> AuditRecord {
+        AuditRecord {
+            sink,
+            event: Some(event),
+            started: Instant::now(),
+        }
+    }
+
+    /// Moves the open event into a new record, leaving this one empty (it
+    /// then submits nothing).
+    pub fn take(&mut self) -> AuditRecord {
+        AuditRecord {
+            sink: self.sink.clone(),
+            event: self.event.take(),
+            started: self.started,
+        }
+    }
+
+    /// The event while it is still open (always, until submitted).
+    pub fn event(&mut self) -> Option<&mut AuditEvent> {
+        self.event.as_mut()
+    }
+
+    pub fn sink_ready(&self) -> bool {
+        self.sink.ready()
+    }
+
+    /// Submits the event with its outcome: `allow`, `deny` or `abort`, and
+    /// `ok` or an error code.
+    pub fn submit(&mut self, decision: &str, reason: &str) -> Result<(), AuditError> {
+        let Some(mut ev) = self.event.take() else {
+            return Ok(());
+        };
+        ev.decision = decision.to_owned();
+        ev.reason = reason.to_owned();
+        ev.duration_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let r = self.sink.submit(ev);
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "audit sink refused an event");
+        }
+        r
+    }
+}
+
+impl Drop for AuditRecord {
+    fn drop(&mut self) {
+        // The response was dropped before it ended: the client went away
+        // or the connection broke.
+        let _ = self.submit("abort", "client_gone");
+    }
+}
+
+/// Now, as RFC 3339 UTC with milliseconds.
+pub fn now_rfc3339() -> String {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, dd) = civil_from_days(i64::try_from(days).unwrap_or(0));
+    format!(
+        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Howard Hinnant's days-to-civil for the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    (
+        y,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::MemorySink;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_788), (2026, 12, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(now_rfc3339().len(), "2026-11-25T07:31:44.000Z".len());
+    }
+
+    #[test]
+    fn one_event_per_record_and_abort_on_drop() {
+        let sink = Arc::new(MemorySink::default());
+        let mut r = AuditRecord::new(sink.clone(), AuditEvent::default());
+        r.submit("allow", "ok").unwrap();
+        r.submit("deny", "late").unwrap();
+        drop(r);
+        drop(AuditRecord::new(sink.clone(), AuditEvent::default()));
+        let ev = sink.events.lock().unwrap();
+        assert_eq!(ev.len(), 2);
+        assert_eq!(
+            (ev[0].decision.as_str(), ev[0].reason.as_str()),
+            ("allow", "ok")
+        );
+        assert_eq!(
+            (ev[1].decision.as_str(), ev[1].reason.as_str()),
+            ("abort", "client_gone")
+        );
+    }
+}

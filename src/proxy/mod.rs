@@ -1,0 +1,585 @@
+//! The per-request pipeline, in phase order:
+//!
+//! ```text
+//! identify client -> normalize path -> route -> purpose -> method
+//!   -> subject -> consent -> audit admission -> upstream request
+//!   -> response: content kind -> decode -> redact -> encode -> client
+//! ```
+//!
+//! Every refusal happens before the upstream is called, and every request
+//! leaves exactly one audit event ([`audit::AuditRecord`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, Version};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::audit::{AuditEvent, AuditSink};
+use crate::class::Purpose;
+use crate::config::{Config, Limits, Unmatched};
+use crate::consent::{ConsentDecision, ConsentError, ConsentSource, decide};
+use crate::redact::{ContentKind, Engine, RedactError};
+
+pub mod audit;
+pub mod body;
+pub mod client;
+pub mod codec;
+pub mod error;
+pub mod path;
+mod request_id;
+
+/// A new UUID-like id (request ids, demo session keys).
+pub fn request_id_generate() -> String {
+    request_id::generate()
+}
+pub mod route;
+pub mod upstream;
+
+pub use body::{BodyAbort, ProxyBody};
+pub use error::Deny;
+
+use audit::AuditRecord;
+use body::RedactingBody;
+use client::Clients;
+use codec::{Accepted, Coding, Decoder, Encoder};
+use route::{MethodRules, Route, RoutePattern, Router, SubjectError};
+use upstream::{Upstream, UpstreamBody, UpstreamBuildError};
+
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+pub const X_PURPOSE: HeaderName = HeaderName::from_static("x-purpose");
+pub const X_ACTOR: HeaderName = HeaderName::from_static("x-actor");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// How much upstream body is read before the response head is sent, at
+/// most, to answer a block or a malformed start with a clean error.
+const PREFETCH_LIMIT: u64 = 64 * 1024;
+
+/// The route template recorded for requests passed without a route.
+const UNMATCHED_ROUTE: &str = "(unmatched)";
+
+/// Everything a request needs; shared by all connections.
+pub struct ProxyState {
+    pub engine: Engine,
+    pub clients: Clients,
+    pub router: Router,
+    /// The default upstream first.
+    pub upstreams: Vec<Upstream>,
+    pub unmatched: Unmatched,
+    pub consent: Arc<dyn ConsentSource>,
+    pub audit: Arc<dyn AuditSink>,
+    pub limits: Limits,
+    /// TLS for the listener; `None` serves plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    fallback: Route,
+}
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Upstream(#[from] UpstreamBuildError),
+    #[error(transparent)]
+    Tls(#[from] crate::server::TlsError),
+}
+
+impl ProxyState {
+    /// Builds the state from a validated config. TLS files, if any, are
+    /// read here.
+    pub fn from_config(
+        cfg: &Config,
+        engine: Engine,
+        consent: Arc<dyn ConsentSource>,
+        audit: Arc<dyn AuditSink>,
+    ) -> Result<ProxyState, BuildError> {
+        let upstreams = cfg
+            .upstreams
+            .iter()
+            .map(|u| Upstream::new(u, cfg.limits.upstream_timeout))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tls = match &cfg.listen.tls {
+            Some(files) => Some(crate::server::tls_config(files)?),
+            None => None,
+        };
+        Ok(ProxyState {
+            engine,
+            clients: Clients::new(cfg.clients.clone()),
+            router: Router::new(cfg.routes.clone()),
+            upstreams,
+            unmatched: cfg.unmatched,
+            consent,
+            audit,
+            limits: cfg.limits,
+            tls,
+            fallback: fallback_route(),
+        })
+    }
+}
+
+fn fallback_route() -> Route {
+    Route {
+        pattern: RoutePattern::parse("/").unwrap_or_else(|_| unreachable_pattern()),
+        upstream: 0,
+        subject: None,
+        methods: MethodRules::default(),
+        records: None,
+        record_subject: None,
+    }
+}
+
+// "/" is a valid pattern; kept out of line so the code above reads plainly.
+fn unreachable_pattern() -> RoutePattern {
+    panic!("the root pattern failed to parse")
+}
+
+/// What the server knows of the connection a request came on.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub tls: bool,
+    /// Names of a verified client certificate (CN and SANs).
+    pub cert_names: Option<Arc<[String]>>,
+}
+
+/// A request after the policy phases: where it goes and what it may see.
+struct Admitted<'s> {
+    purpose: Purpose,
+    actor: Option<HeaderValue>,
+    route: &'s Route,
+    path: path::NormalPath,
+}
+
+/// Whether a header of the proxy's own appears more than once: which one
+/// the upstream would read is then unknown.
+fn repeated(h: &HeaderMap, name: &HeaderName) -> bool {
+    h.get_all(name).iter().nth(1).is_some()
+}
+
+/// Handles one request. Never fails: refusals are responses.
+pub async fn handle(
+    state: &ProxyState,
+    conn: &ConnInfo,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let request_id = request_id::from_headers(req.headers());
+    let mut event = AuditEvent {
+        time: audit::now_rfc3339(),
+        request_id: request_id.clone(),
+        method: req.method().as_str().to_owned(),
+        rules_version: state.engine.rules().version().to_owned(),
+        ..AuditEvent::default()
+    };
+    event.client = "-".into();
+    let mut record = AuditRecord::new(state.audit.clone(), event);
+    match serve(state, conn, req, &request_id, &mut record).await {
+        Ok(resp) => resp,
+        Err(deny) => {
+            let _ = record.submit("deny", deny.code());
+            deny.response(&request_id)
+        }
+    }
+}
+
+/// The phases before the upstream call.
+fn admit<'s>(
+    state: &'s ProxyState,
+    conn: &ConnInfo,
+    req: &Request<Incoming>,
+    record: &mut AuditRecord,
+) -> Result<Admitted<'s>, Deny> {
+    let h = req.headers();
+    // Hyper reads a request with both Content-Length and Transfer-Encoding
+    // as chunked and drops the length, so the pair cannot be seen here: a
+    // chunked request body over HTTP/1 is refused as a whole. Requests
+    // with bodies carry Content-Length.
+    if req.version() <= Version::HTTP_11 && h.contains_key(header::TRANSFER_ENCODING) {
+        return Err(Deny::BadRequest);
+    }
+    if repeated(h, &X_API_KEY) {
+        return Err(Deny::Unauthenticated);
+    }
+    if repeated(h, &X_PURPOSE) || repeated(h, &X_ACTOR) {
+        return Err(Deny::BadRequest);
+    }
+    let client = state
+        .clients
+        .identify(
+            conn.cert_names.as_deref(),
+            h.get(X_API_KEY).map(HeaderValue::as_bytes),
+        )
+        .map_err(|_| Deny::Unauthenticated)?;
+    let actor = match h.get(X_ACTOR) {
+        Some(v) => Some(valid_actor(v).ok_or(Deny::BadRequest)?),
+        None => None,
+    };
+    if let Some(ev) = record.event() {
+        ev.client = client.id.clone();
+        ev.actor = actor.clone();
+    }
+
+    let path = path::normalize(req.uri().path()).map_err(|_| Deny::BadPath)?;
+    let (route, template) = match state.router.find(&path) {
+        Some(r) => (r, r.pattern.template()),
+        None if state.unmatched == Unmatched::Pass => (&state.fallback, UNMATCHED_ROUTE),
+        None => return Err(Deny::NoRoute),
+    };
+    if let Some(ev) = record.event() {
+        ev.route = Some(template.to_owned());
+    }
+
+    let purpose = match h.get(X_PURPOSE) {
+        None => return Err(Deny::PurposeMissing),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.parse::<Purpose>().ok())
+            .ok_or(Deny::PurposeUnknown)?,
+    };
+    if let Some(ev) = record.event() {
+        ev.purpose = Some(purpose.as_str().to_owned());
+    }
+    if !client.purposes.contains(&purpose) {
+        return Err(Deny::PurposeNotGranted);
+    }
+    if !route.methods.allows(purpose, req.method()) {
+        return Err(Deny::MethodNotAllowed);
+    }
+    Ok(Admitted {
+        purpose,
+        actor: actor.and_then(|a| HeaderValue::from_str(&a).ok()),
+        route,
+        path,
+    })
+}
+
+/// An `x-actor`: an operator or doctor id, a short printable token.
+fn valid_actor(v: &HeaderValue) -> Option<String> {
+    let s = v.to_str().ok()?;
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+    ok.then(|| s.to_owned())
+}
+
+async fn consent_check(
+    state: &ProxyState,
+    purpose: Purpose,
+    subject: &str,
+    record: &mut AuditRecord,
+) -> Result<(), Deny> {
+    let subjects = [subject.to_owned()];
+    let states = state
+        .consent
+        .lookup(&subjects)
+        .await
+        .map_err(|e: ConsentError| {
+            tracing::warn!(error = %e, "consent lookup failed");
+            Deny::ConsentUnavailable
+        })?;
+    let s = states.first().ok_or(Deny::ConsentUnavailable)?;
+    let mode = state.engine.rules().purpose(purpose).consent;
+    let decision = decide(mode, purpose, s);
+    if let Some(ev) = record.event() {
+        ev.consent = Some(decision.code().to_owned());
+        ev.legal_override = decision == ConsentDecision::LegalOverride;
+    }
+    if decision.allowed() {
+        Ok(())
+    } else {
+        Err(Deny::Consent(decision))
+    }
+}
+
+async fn serve(
+    state: &ProxyState,
+    conn: &ConnInfo,
+    req: Request<Incoming>,
+    request_id: &str,
+    record: &mut AuditRecord,
+) -> Result<Response<ProxyBody>, Deny> {
+    let admitted = admit(state, conn, &req, record)?;
+    let purpose = admitted.purpose;
+    let subject = admitted
+        .route
+        .subject(&admitted.path, req.uri().query(), req.headers())
+        .map_err(|e| match e {
+            SubjectError::Ambiguous => Deny::SubjectAmbiguous,
+            SubjectError::Missing | SubjectError::Invalid => Deny::SubjectMissing,
+        })?;
+    if let Some(s) = &subject {
+        if let Some(ev) = record.event() {
+            ev.subjects = vec![crate::redact::pseudo::pseudonym(
+                state.engine.key(),
+                "subject",
+                s.as_bytes(),
+            )];
+        }
+        consent_check(state, purpose, s, record).await?;
+    }
+    if !record.sink_ready() {
+        return Err(Deny::AuditUnavailable);
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.limits.max_request_body_bytes) {
+        return Err(Deny::BodyTooLarge);
+    }
+
+    let upstream = state
+        .upstreams
+        .get(admitted.route.upstream)
+        .ok_or(Deny::UpstreamUnavailable)?;
+    let accepted = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(Accepted::parse)
+        .unwrap_or_default();
+    let is_head = req.method() == Method::HEAD;
+    let own = OwnHeaders {
+        request_id,
+        purpose,
+        actor: admitted.actor.clone(),
+        accepted,
+    };
+    let up_req = upstream_request(state, conn, req, upstream, &admitted.path, &own)?;
+
+    let resp = match tokio::time::timeout(
+        state.limits.upstream_timeout,
+        upstream.client().request(up_req),
+    )
+    .await
+    {
+        Err(_) => return Err(Deny::UpstreamTimeout),
+        Ok(Err(e)) => {
+            tracing::warn!(upstream = %upstream.name, error = %e, "upstream request failed");
+            return Err(Deny::UpstreamUnavailable);
+        }
+        Ok(Ok(r)) => r,
+    };
+    if let Some(ev) = record.event() {
+        ev.upstream_status = Some(resp.status().as_u16());
+    }
+    respond(state, purpose, resp, is_head, accepted, request_id, record).await
+}
+
+/// The headers the proxy sets on the upstream request.
+struct OwnHeaders<'r> {
+    request_id: &'r str,
+    purpose: Purpose,
+    actor: Option<HeaderValue>,
+    accepted: Accepted,
+}
+
+/// Hop-by-hop headers (RFC 9110 7.6.1) and those named in `Connection`.
+fn strip_hop_by_hop(h: &mut HeaderMap) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        h.remove(n);
+    }
+    for n in [
+        header::CONNECTION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::PROXY_AUTHORIZATION,
+        header::PROXY_AUTHENTICATE,
+    ] {
+        h.remove(n);
+    }
+    h.remove("keep-alive");
+    h.remove("proxy-connection");
+}
+
+fn upstream_request(
+    state: &ProxyState,
+    conn: &ConnInfo,
+    req: Request<Incoming>,
+    upstream: &Upstream,
+    path: &path::NormalPath,
+    own: &OwnHeaders<'_>,
+) -> Result<Request<UpstreamBody>, Deny> {
+    let uri = upstream
+        .uri(path.as_str(), req.uri().query())
+        .map_err(|_| Deny::BadPath)?;
+    let (parts, body) = req.into_parts();
+    let mut h = parts.headers;
+    let original_host = h.remove(header::HOST).or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    strip_hop_by_hop(&mut h);
+    h.remove(X_API_KEY);
+    // The proxy's own headers are set from what it checked, after the
+    // hop-by-hop strip (a client could name them in `Connection`).
+    h.insert(X_PURPOSE, HeaderValue::from_static(own.purpose.as_str()));
+    match &own.actor {
+        Some(a) => h.insert(X_ACTOR, a.clone()),
+        None => h.remove(X_ACTOR),
+    };
+    let (request_id, accepted) = (own.request_id, own.accepted);
+    // A range of a document cannot be redacted on its own.
+    h.remove(header::RANGE);
+    h.remove(header::IF_RANGE);
+    h.remove(header::EXPECT);
+    h.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static(accepted.upstream_header()),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert(X_REQUEST_ID, v);
+    }
+    let peer_ip = conn.peer.ip().to_string();
+    let xff = match h.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {peer_ip}"),
+        None => peer_ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        h.insert(X_FORWARDED_FOR, v);
+    }
+    h.insert(
+        X_FORWARDED_PROTO,
+        HeaderValue::from_static(if conn.tls { "https" } else { "http" }),
+    );
+    if let Some(host) = original_host {
+        h.insert(X_FORWARDED_HOST, host);
+    }
+    if let Ok(v) = HeaderValue::from_str(upstream.authority().as_str()) {
+        h.insert(header::HOST, v);
+    }
+    let limit = usize::try_from(state.limits.max_request_body_bytes).unwrap_or(usize::MAX);
+    let body: UpstreamBody = http_body_util::Limited::new(body, limit).boxed();
+    let mut out = Request::new(body);
+    *out.method_mut() = parts.method;
+    *out.uri_mut() = uri;
+    *out.headers_mut() = h;
+    Ok(out)
+}
+
+/// Headers that describe the upstream's exact bytes and so are wrong for a
+/// redacted body.
+const BODY_HEADERS: [HeaderName; 3] = [header::CONTENT_LENGTH, header::ETAG, header::ACCEPT_RANGES];
+
+async fn respond(
+    state: &ProxyState,
+    purpose: Purpose,
+    resp: Response<Incoming>,
+    is_head: bool,
+    accepted: Accepted,
+    request_id: &str,
+    record: &mut AuditRecord,
+) -> Result<Response<ProxyBody>, Deny> {
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        parts.headers.insert(X_REQUEST_ID, v);
+    }
+    parts
+        .headers
+        .append(header::VARY, HeaderValue::from_static("x-purpose"));
+    let no_body = is_head
+        || parts.status.is_informational()
+        || parts.status == http::StatusCode::NO_CONTENT
+        || parts.status == http::StatusCode::NOT_MODIFIED
+        || http_body::Body::is_end_stream(&body);
+
+    let kind = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(ContentKind::Other, ContentKind::from_content_type);
+    let rules = state.engine.rules().purpose(purpose);
+    let redactor = state.engine.redactor(purpose, kind);
+    if redactor.is_none() && !rules.allow_other_content && !no_body {
+        return Err(Deny::BlockedByRule);
+    }
+    if no_body {
+        for h in BODY_HEADERS {
+            parts.headers.remove(h);
+        }
+        parts.headers.remove(header::CONTENT_ENCODING);
+        let _ = record.submit("allow", "ok");
+        return Ok(Response::from_parts(parts, ProxyBody::empty()));
+    }
+
+    let (decoder, encoder) = if redactor.is_some() {
+        let coding = match parts.headers.get(header::CONTENT_ENCODING) {
+            None => None,
+            Some(v) => v
+                .to_str()
+                .ok()
+                .and_then(|v| Coding::from_content_encoding(v).ok())
+                .ok_or(Deny::UnknownEncoding)?,
+        };
+        for h in BODY_HEADERS {
+            parts.headers.remove(h);
+        }
+        parts.headers.remove(header::CONTENT_ENCODING);
+        let encoder = coding.filter(|c| accepted.accepts(*c)).map(|c| {
+            parts.headers.insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(c.as_str()),
+            );
+            Encoder::new(c)
+        });
+        (coding.map(Decoder::new), encoder)
+    } else {
+        (None, None)
+    };
+
+    // From here the body owns the event: it is submitted when the stream
+    // ends, fails or is dropped.
+    let mut stream = RedactingBody::new(
+        body,
+        decoder,
+        redactor,
+        encoder,
+        record.take(),
+        state.limits.upstream_timeout,
+    );
+    if let Err(e) = stream.prefetch(PREFETCH_LIMIT).await {
+        // Nothing was sent yet: answer with an error; `handle` audits it.
+        *record = stream.into_audit();
+        let deny = match e {
+            BodyAbort::Redact(RedactError::Blocked(_)) => Deny::BlockedByRule,
+            BodyAbort::Redact(r) => Deny::Redact(r),
+            BodyAbort::Decode => Deny::BadEncoding,
+            BodyAbort::Audit => Deny::AuditUnavailable,
+            BodyAbort::Stalled => Deny::UpstreamTimeout,
+            BodyAbort::Upstream | BodyAbort::Encode => Deny::UpstreamUnavailable,
+        };
+        return Err(deny);
+    }
+    if !stream.is_transparent()
+        && let Some(body) = stream.take_complete()
+    {
+        // Already redacted to its end (and audited): send it whole.
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        return Ok(Response::from_parts(parts, ProxyBody::full(body)));
+    }
+    stream.commit();
+    Ok(Response::from_parts(
+        parts,
+        ProxyBody::Stream(Box::new(stream)),
+    ))
+}

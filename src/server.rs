@@ -1,0 +1,360 @@
+//! Listeners, TLS, connection limits and graceful shutdown.
+//!
+//! [`run`] is the testable entry point: it serves a bound listener until
+//! the `shutdown` future completes, then stops accepting, lets in-flight
+//! requests drain for `limits.shutdown_grace`, and returns.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::config::TlsFiles;
+use crate::proxy::{self, ConnInfo, ProxyState};
+
+/// The listener's TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {what} from {path}: {reason}")]
+    Read {
+        what: &'static str,
+        path: String,
+        reason: String,
+    },
+    #[error("TLS configuration rejected: {0}")]
+    Config(String),
+}
+
+fn read_err<'a>(what: &'static str, path: &'a std::path::Path) -> impl Fn(String) -> TlsError + 'a {
+    move |reason| TlsError::Read {
+        what,
+        path: path.display().to_string(),
+        reason,
+    }
+}
+
+/// The listener's rustls config: certificate chain, key, and with a client
+/// CA, client certificates verified against it (mTLS). ALPN offers h2 and
+/// http/1.1.
+pub fn tls_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .map_err(|e| read_err("certificates", &files.cert)(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| read_err("certificates", &files.cert)(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(read_err("certificates", &files.cert)(
+            "no certificate in the file".into(),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| read_err("the private key", &files.key)(e.to_string()))?;
+    let client_ca = match &files.client_ca {
+        Some(path) => {
+            let cas = CertificateDer::pem_file_iter(path)
+                .map_err(|e| read_err("client CA certificates", path)(e.to_string()))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| read_err("client CA certificates", path)(e.to_string()))?;
+            let mut roots = rustls::RootCertStore::empty();
+            for c in cas {
+                roots
+                    .add(c)
+                    .map_err(|e| read_err("client CA certificates", path)(e.to_string()))?;
+            }
+            Some(roots)
+        }
+        None => None,
+    };
+    server_config(certs, key, client_ca, files.client_cert_optional)
+}
+
+/// The rustls server config from parsed parts (tests build certificates in
+/// memory and come in here).
+pub fn server_config(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_ca: Option<rustls::RootCertStore>,
+    client_cert_optional: bool,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let provider = proxy::upstream::crypto_provider();
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    let builder = match client_ca {
+        Some(roots) => {
+            let v = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            );
+            let v = if client_cert_optional {
+                v.allow_unauthenticated()
+            } else {
+                v
+            };
+            builder
+                .with_client_cert_verifier(v.build().map_err(|e| TlsError::Config(e.to_string()))?)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut cfg = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// Milliseconds since the first call, for cheap activity stamps.
+fn now_ms() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A stream that stamps the time of its last read or write.
+struct Activity<T> {
+    inner: T,
+    last: Arc<AtomicU64>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Activity<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.last.store(now_ms(), Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Activity<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.last.store(now_ms(), Ordering::Relaxed);
+        }
+        r
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.last.store(now_ms(), Ordering::Relaxed);
+        }
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Completes once nothing was read or written for `idle`.
+async fn idle_for(last: Arc<AtomicU64>, idle: Duration) {
+    let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
+    loop {
+        let since = now_ms().saturating_sub(last.load(Ordering::Relaxed));
+        if since >= idle_ms {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(idle_ms - since)).await;
+    }
+}
+
+fn http_builder(state: &ProxyState) -> auto::Builder<TokioExecutor> {
+    let l = &state.limits;
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(l.header_read_timeout)
+        .max_buf_size(l.max_header_bytes.max(8192))
+        .keep_alive(true);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(l.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    b
+}
+
+/// Serves `listener` until `shutdown` completes, then drains.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<ProxyState>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let tls = state.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let builder = Arc::new(http_builder(&state));
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(state.limits.max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    // Out of descriptors, say: back off rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let watcher = graceful.watcher();
+        let state = state.clone();
+        let builder = builder.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let last = Arc::new(AtomicU64::new(now_ms()));
+            let io = Activity {
+                inner: stream,
+                last: last.clone(),
+            };
+            let idle = state.limits.idle_timeout;
+            match tls {
+                None => {
+                    let info = ConnInfo {
+                        peer,
+                        tls: false,
+                        cert_names: None,
+                    };
+                    serve_conn(io, info, state, &builder, watcher, last, idle).await;
+                }
+                Some(acceptor) => {
+                    let hs =
+                        tokio::time::timeout(state.limits.header_read_timeout, acceptor.accept(io))
+                            .await;
+                    let Ok(Ok(tls_stream)) = hs else {
+                        tracing::debug!(%peer, "TLS handshake failed or timed out");
+                        return;
+                    };
+                    let cert_names = tls_stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .map(|c| Arc::<[String]>::from(proxy::client::cert_names(c)));
+                    let info = ConnInfo {
+                        peer,
+                        tls: true,
+                        cert_names,
+                    };
+                    serve_conn(tls_stream, info, state, &builder, watcher, last, idle).await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let grace = state.limits.shutdown_grace;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown grace period ended with requests in flight");
+    }
+    Ok(())
+}
+
+async fn serve_conn<I>(
+    io: I,
+    info: ConnInfo,
+    state: Arc<ProxyState>,
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    last: Arc<AtomicU64>,
+    idle: Duration,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let info = Arc::new(info);
+    let svc = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        let info = info.clone();
+        async move { Ok::<_, Infallible>(proxy::handle(&state, &info, req).await) }
+    });
+    let conn = builder.serve_connection(TokioIo::new(io), svc).into_owned();
+    tokio::select! {
+        r = watcher.watch(conn) => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        () = idle_for(last, idle) => {
+            tracing::debug!("idle connection closed");
+        }
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Binds a listener with a large backlog.
+pub fn bind(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
+    let sock = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind(addr)?;
+    sock.listen(1024)
+}
