@@ -14,12 +14,14 @@ use crate::rules::RuleSet;
 mod json;
 mod plan;
 pub mod pseudo;
+pub mod records;
 pub mod stream;
 mod text;
 pub mod value;
 
 pub use json::JsonRedactor;
 pub use plan::{Limits, Plan};
+pub use records::{RecordSpec, RecordVerdict};
 pub use text::TextRedactor;
 
 /// Why a body could not be redacted. Small and `Copy`: it is a hot-path
@@ -219,6 +221,38 @@ impl BodyRedactor {
         match &self.inner {
             Inner::Json(j) => j.stats(),
             Inner::Text(t) => t.stats(),
+        }
+    }
+
+    /// Turns on record-level consent for a JSON list body. The caller then
+    /// drives it as: `feed`, and while `pending_subjects()` is not empty,
+    /// look those subjects up (one batch) and `resolve` with their verdicts;
+    /// the same before `finish`.
+    pub fn with_records(mut self, spec: std::sync::Arc<RecordSpec>) -> BodyRedactor {
+        if let Inner::Json(j) = &mut self.inner {
+            j.set_records(spec);
+        }
+        self
+    }
+
+    /// Subjects of held-back records whose verdict is needed to go on.
+    pub fn pending_subjects(&self) -> &[String] {
+        match &self.inner {
+            Inner::Json(j) => j.pending_subjects(),
+            Inner::Text(_) => &[],
+        }
+    }
+
+    /// Gives the verdicts for `pending_subjects()` (same order) and goes on
+    /// with the input held since, appending output.
+    pub fn resolve(
+        &mut self,
+        verdicts: &[RecordVerdict],
+        out: &mut Vec<u8>,
+    ) -> Result<(), RedactError> {
+        match &mut self.inner {
+            Inner::Json(j) => j.resolve(verdicts, out),
+            Inner::Text(_) => Ok(()),
         }
     }
 }
