@@ -49,6 +49,28 @@ struct Frame {
     /// Set on a replayed sibling object: the rule bits and the class its
     /// discriminator named.
     sib: Option<(u32, Option<FieldClass>)>,
+    /// Where this container stands on the path to the records array:
+    /// `NOT_ON_PATH`, `RECORDS` (it is the array), or 1 + how many of the
+    /// path's keys lead to it (an object on the path).
+    rec: u8,
+}
+
+const NOT_ON_PATH: u8 = 0;
+const RECORDS: u8 = u8::MAX;
+
+/// A record held back until its subject's verdict is known.
+struct HeldRecord {
+    /// Its bytes in `JsonRedactor::queue`.
+    start: usize,
+    end: usize,
+}
+
+/// While a record is captured: how far down its subject path we are.
+#[derive(Default)]
+struct SubjectTrack {
+    matched: usize,
+    armed: bool,
+    found: Option<String>,
 }
 
 struct Capture {
@@ -63,6 +85,8 @@ struct Capture {
     buf: Vec<u8>,
     disc: Option<FieldClass>,
     disc_next: bool,
+    /// Set when the captured object is a record of a list response.
+    record: Option<SubjectTrack>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -95,7 +119,24 @@ pub struct JsonRedactor {
     seen_value: bool,
     utf8: Utf8Check,
     records: Option<Arc<super::RecordSpec>>,
+    /// The current member's key is the next key on the records path.
+    cur_key_rec: bool,
+    /// Held-back records and the separators between them, raw.
+    queue: Vec<u8>,
+    held: Vec<HeldRecord>,
+    held_subjects: Vec<String>,
+    /// Published when the tokenizer stopped to wait for verdicts.
     pending_subjects: Vec<String>,
+    /// The tokenizer stopped (`suspend`) and the input after that point.
+    suspended: bool,
+    rest: Vec<u8>,
+    /// The state before the first held record, restored for the replay.
+    hold_state: St,
+    /// The next record object opened is a replay: do not hold it again.
+    replay_record: bool,
+    /// Frames deeper than this belong to a record whose personal fields
+    /// are all removed.
+    strip_above: Option<usize>,
     stats: RedactStats,
 }
 
@@ -152,7 +193,16 @@ impl JsonRedactor {
             seen_value: false,
             utf8: Utf8Check::default(),
             records: None,
+            cur_key_rec: false,
+            queue: Vec::new(),
+            held: Vec::new(),
+            held_subjects: Vec::new(),
             pending_subjects: Vec::new(),
+            suspended: false,
+            rest: Vec::new(),
+            hold_state: St::Value,
+            replay_record: false,
+            strip_above: None,
             stats: RedactStats::default(),
         }
     }
@@ -162,34 +212,56 @@ impl JsonRedactor {
     }
 
     /// Redacts `chunk`, appending what can be emitted to `out`.
-    pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<u8>) -> Result<(), RedactError> {
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), RedactError> {
         let out_start = out.len();
         self.stats.bytes_in += chunk.len() as u64;
         self.utf8.feed(chunk)?;
+        if self.suspended {
+            // Waiting for record verdicts: keep the input for later.
+            self.rest.extend_from_slice(chunk);
+            if self.rest.len() > self.limits.hold_back_bytes + (64 << 10) {
+                return Err(RedactError::HoldBackOverflow(self.base));
+            }
+            return Ok(());
+        }
         self.resume_carry(out);
+        self.feed_inner(chunk, out)?;
+        self.end_feed(out, out_start)
+    }
+
+    fn feed_inner(&mut self, mut chunk: &[u8], out: &mut Vec<u8>) -> Result<(), RedactError> {
         if !self.pending.is_empty() {
             let Some(n) = self.token_end_in(chunk) else {
                 self.pending.extend_from_slice(chunk);
-                self.check_len(self.pending.len())?;
-                return self.end_feed(out, out_start);
+                return self.check_len(self.pending.len());
             };
             let mut tok = std::mem::take(&mut self.pending);
             tok.extend_from_slice(&chunk[..n]);
             self.check_len(tok.len())?;
             let used = self.run(&tok, out, true)?;
+            self.base += used as u64;
+            if self.suspended {
+                self.rest.extend_from_slice(&tok[used..]);
+                self.rest.extend_from_slice(&chunk[n..]);
+                self.pending_subjects.clone_from(&self.held_subjects);
+                return Ok(());
+            }
             if used != tok.len() {
                 return Err(RedactError::Malformed(self.base));
             }
-            self.base += tok.len() as u64;
             tok.clear();
             self.pending = tok;
             chunk = &chunk[n..];
         }
         let used = self.run(chunk, out, false)?;
         self.base += used as u64;
+        if self.suspended {
+            self.rest.extend_from_slice(&chunk[used..]);
+            self.pending_subjects.clone_from(&self.held_subjects);
+            return Ok(());
+        }
         self.pending.extend_from_slice(&chunk[used..]);
-        self.check_len(self.pending.len())?;
-        self.end_feed(out, out_start)
+        self.check_len(self.pending.len())
     }
 
     /// Ends the body: the last token is complete and the document whole.
@@ -198,6 +270,9 @@ impl JsonRedactor {
         if self.utf8.mid_character() {
             // The body stopped inside a character: it was cut short.
             return Err(RedactError::Truncated);
+        }
+        if self.suspended || !self.held.is_empty() {
+            return Err(RedactError::RecordsUnresolved);
         }
         self.resume_carry(out);
         let tok = std::mem::take(&mut self.pending);
@@ -224,7 +299,7 @@ impl JsonRedactor {
 
     /// Puts back the output of a member still undecided at the last feed.
     fn resume_carry(&mut self, out: &mut Vec<u8>) {
-        if self.member_open && self.capture.is_none() {
+        if self.carries() {
             self.member_start = out.len();
             out.append(&mut self.carry);
         }
@@ -243,12 +318,78 @@ impl JsonRedactor {
         verdicts: &[super::RecordVerdict],
         out: &mut Vec<u8>,
     ) -> Result<(), RedactError> {
-        let _ = (verdicts, out);
-        Ok(())
+        use super::RecordVerdict;
+        if verdicts.len() != self.pending_subjects.len() {
+            return Err(RedactError::RecordsUnresolved);
+        }
+        let out_start = out.len();
+        self.resume_carry(out);
+        let queue = std::mem::take(&mut self.queue);
+        let held = std::mem::take(&mut self.held);
+        let rest = std::mem::take(&mut self.rest);
+        self.held_subjects.clear();
+        self.pending_subjects.clear();
+        self.suspended = false;
+        self.state = self.hold_state;
+        let base = self.base;
+        let mut pos = 0;
+        for (r, v) in held.iter().zip(verdicts) {
+            self.run(&queue[pos..r.start], out, true)?;
+            let record = &queue[r.start..r.end];
+            match v {
+                RecordVerdict::Keep => {
+                    self.replay_record = true;
+                    self.run(record, out, true)?;
+                }
+                RecordVerdict::Strip => {
+                    self.replay_record = true;
+                    self.strip_above = Some(self.frames.len());
+                    let r = self.run(record, out, true);
+                    self.strip_above = None;
+                    r?;
+                }
+                RecordVerdict::Drop => {
+                    self.stats.records_dropped += 1;
+                    self.drop_held(out);
+                }
+            }
+            pos = r.end;
+        }
+        self.run(&queue[pos..], out, true)?;
+        self.base = base;
+        self.feed_inner(&rest, out)?;
+        self.end_feed(out, out_start)
+    }
+
+    /// Drops the record whose member is open (an array element).
+    fn drop_held(&mut self, out: &mut Vec<u8>) {
+        if let Some(f) = self.frames.last_mut() {
+            out.truncate(self.member_start);
+            if !f.emitted_any {
+                f.skip_comma = true;
+            }
+        }
+        self.member_open = false;
+        self.after_value();
+    }
+
+    /// The action for a class; inside a stripped record, everything goes.
+    fn action(&self, class: FieldClass) -> Action {
+        match self.strip_above {
+            Some(d) if self.frames.len() > d => Action::Remove,
+            _ => self.plan.action(class),
+        }
+    }
+
+    /// Whether the output since the open member's start is held over to
+    /// the next feed: the member is undecided, and its output is not going
+    /// into a sibling object's capture.
+    fn carries(&self) -> bool {
+        self.member_open && self.capture.as_ref().is_none_or(|c| c.record.is_some())
     }
 
     fn end_feed(&mut self, out: &mut Vec<u8>, out_start: usize) -> Result<(), RedactError> {
-        if self.member_open && self.capture.is_none() {
+        if self.carries() {
             self.carry.extend_from_slice(&out[self.member_start..]);
             out.truncate(self.member_start);
         }
@@ -332,6 +473,36 @@ impl JsonRedactor {
         let mut i = 0;
         while i < n {
             let b = inp[i];
+            if !self.held.is_empty() && self.capture.is_none() {
+                // Records are held: only what lies between records goes on
+                // (kept raw for the replay); anything else waits.
+                let on_records = self.frames.last().is_some_and(|f| f.rec == RECORDS);
+                let between = match b {
+                    b' ' | b'\n' | b'\r' | b'\t' => true,
+                    b',' => self.state == St::CommaOrEnd && on_records,
+                    _ => false,
+                };
+                if self.queue.len() >= self.limits.hold_back_bytes {
+                    self.suspended = true;
+                    return Ok(i);
+                }
+                if between {
+                    self.queue.push(b);
+                    src.flushed = i + 1;
+                    if b == b',' {
+                        self.state = St::Value;
+                    }
+                    i += 1;
+                    continue;
+                }
+                let record_next = b == b'{'
+                    && on_records
+                    && matches!(self.state, St::Value | St::ValueOrEnd);
+                if !record_next {
+                    self.suspended = true;
+                    return Ok(i);
+                }
+            }
             if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 let j = inp[i..]
                     .iter()
@@ -403,7 +574,7 @@ impl JsonRedactor {
                     }
                 }
                 St::KeyOrEnd | St::Key => {
-                    if b == b'"' && self.capture.is_none() {
+                    if b == b'"' && self.capture.is_none() && self.strip_above.is_none() {
                         let j = self.fast_members(src, out, i);
                         if j != i {
                             i = j;
@@ -462,6 +633,9 @@ impl JsonRedactor {
                     self.state = St::Value;
                 }
             }
+        }
+        if !self.held.is_empty() && self.capture.is_none() {
+            self.suspended = true;
         }
         Ok(n)
     }
@@ -577,9 +751,29 @@ impl JsonRedactor {
         }
         let (key, _) = self.value_key();
         self.seen_value = true;
+        let rec = self.rec_pos(obj);
+        let on_records = self.frames.last().is_some_and(|f| f.rec == RECORDS);
         let mut sib = None;
+        let mut held_record = false;
         if obj && self.capture.is_none() {
-            if let Some(s) = self.replay_next.take() {
+            if on_records && !std::mem::take(&mut self.replay_record) {
+                // A record of a list: held back until its subject is known.
+                if self.held.is_empty() {
+                    self.hold_state = self.state;
+                    src.flush_to(out, i);
+                }
+                held_record = true;
+                self.capture = Some(Capture {
+                    depth: self.frames.len(),
+                    key: self.cur_key,
+                    start: self.base + i as u64,
+                    rules: 0,
+                    buf: Vec::new(),
+                    disc: None,
+                    disc_next: false,
+                    record: Some(SubjectTrack::default()),
+                });
+            } else if let Some(s) = self.replay_next.take() {
                 sib = Some(s);
             } else if key.sibling_within != 0 {
                 src.flush_to(out, i);
@@ -591,19 +785,31 @@ impl JsonRedactor {
                     buf: Vec::new(),
                     disc: None,
                     disc_next: false,
+                    record: None,
                 });
             }
+        } else if let Some(c) = &mut self.capture {
+            // Descending along a record's subject path ("patient.id").
+            if let Some(t) = &mut c.record {
+                if obj && t.armed {
+                    t.matched += 1;
+                }
+                t.armed = false;
+            }
         }
-        if let Some(f) = self.frames.last_mut() {
-            f.emitted_any = true;
+        if !held_record {
+            if let Some(f) = self.frames.last_mut() {
+                f.emitted_any = true;
+            }
+            self.member_open = false;
         }
-        self.member_open = false;
         self.frames.push(Frame {
             obj,
             key,
             emitted_any: false,
             skip_comma: false,
             sib,
+            rec,
         });
         self.pass(src, i, i + 1)?;
         self.state = if obj { St::KeyOrEnd } else { St::ValueOrEnd };
@@ -612,6 +818,26 @@ impl JsonRedactor {
             self.member_open = true;
         }
         Ok(())
+    }
+
+    /// Where a container opened now stands on the path to the records.
+    fn rec_pos(&self, obj: bool) -> u8 {
+        let Some(spec) = &self.records else {
+            return NOT_ON_PATH;
+        };
+        let n = spec.array.len();
+        let matched = match self.frames.last() {
+            None => 0,
+            Some(f) if f.obj && f.rec != NOT_ON_PATH && f.rec != RECORDS && self.cur_key_rec => {
+                f.rec as usize
+            }
+            _ => return NOT_ON_PATH,
+        };
+        match (matched == n, obj) {
+            (true, false) => RECORDS,
+            (false, true) if matched < usize::from(u8::MAX - 1) => (matched + 1) as u8,
+            _ => NOT_ON_PATH,
+        }
     }
 
     fn close(
@@ -625,18 +851,41 @@ impl JsonRedactor {
             Some(f) if f.obj == obj => {}
             _ => return Err(RedactError::Malformed(self.base + i as u64)),
         }
-        self.member_open = false;
+        let in_record = self.capture.as_ref().is_some_and(|c| c.record.is_some());
+        if !in_record || self.capture.as_ref().is_some_and(|c| c.depth != self.frames.len()) {
+            self.member_open = false;
+        }
         self.pass(src, i, i + 1)?;
         self.state = if self.frames.is_empty() {
             St::Done
         } else {
             St::CommaOrEnd
         };
+        let depth = self.frames.len();
+        if let Some(Capture { record: Some(t), depth: d, .. }) = &mut self.capture {
+            // Back up the subject path when an object on it closes.
+            t.matched = t.matched.min(depth.saturating_sub(*d + 1));
+            t.armed = false;
+        }
         let ends_capture = self
             .capture
             .as_ref()
             .is_some_and(|c| c.depth == self.frames.len());
-        if ends_capture {
+        if ends_capture && in_record {
+            if let Some(c) = self.capture.take() {
+                // A whole record: queue it with its subject; the member it
+                // belongs to stays open until its verdict.
+                let start = self.queue.len();
+                self.queue.extend_from_slice(&c.buf);
+                self.held.push(HeldRecord {
+                    start,
+                    end: self.queue.len(),
+                });
+                self.held_subjects
+                    .push(c.record.and_then(|t| t.found).unwrap_or_default());
+                self.member_open = true;
+            }
+        } else if ends_capture {
             if let Some(c) = self.capture.take() {
                 // Replay the object with its sibling known.
                 self.replay_next = Some((c.rules, c.disc));
@@ -688,8 +937,22 @@ impl JsonRedactor {
             }
         };
         self.cur_key = info;
+        if let Some(spec) = &self.records {
+            self.cur_key_rec = match self.frames.last() {
+                Some(f) if f.obj && f.rec != NOT_ON_PATH && f.rec != RECORDS => spec
+                    .array
+                    .get(f.rec as usize - 1)
+                    .is_some_and(|k| k.as_bytes() == raw),
+                _ => false,
+            };
+        }
+        let depth = self.frames.len();
         if let Some(c) = &mut self.capture {
-            c.disc_next = self.frames.len() == c.depth + 1 && info.sibling_disc & c.rules != 0;
+            c.disc_next = depth == c.depth + 1 && info.sibling_disc & c.rules != 0;
+            if let (Some(t), Some(spec)) = (&mut c.record, &self.records) {
+                t.armed = depth == c.depth + 1 + t.matched
+                    && spec.subject.get(t.matched).is_some_and(|k| k.as_bytes() == raw);
+            }
         }
         self.pass(src, s, e)?;
         self.state = St::Colon;
@@ -746,6 +1009,17 @@ impl JsonRedactor {
                 }
             }
             c.disc_next = false;
+            if let (Some(t), Some(spec)) = (&mut c.record, &self.records) {
+                if t.armed && t.matched + 1 == spec.subject.len() && t.found.is_none() {
+                    let raw = match kind {
+                        Scalar::Str => &src.inp[s + 1..e - 1],
+                        _ => &src.inp[s..e],
+                    };
+                    let mut text = String::new();
+                    t.found = Some(Self::decode(raw, &mut text, at)?.to_owned());
+                }
+                t.armed = false;
+            }
             self.pass(src, s, e)?;
             self.after_value();
             return Ok(());
@@ -793,7 +1067,7 @@ impl JsonRedactor {
         };
         let class = class.and_then(|c| refine(c, value));
         if let Some(c) = class {
-            let action = self.plan.action(c);
+            let action = self.action(c);
             if action != Action::Allow {
                 let value = value.to_owned();
                 return self.whole(src, out, s, e, c, action, &value);
@@ -816,7 +1090,7 @@ impl JsonRedactor {
                 if class.is_some() {
                     return self.keep(src, s, e);
                 }
-                let action = self.plan.action(f.class);
+                let action = self.action(f.class);
                 if action == Action::Allow {
                     self.stats.disclosed[f.class.index()] += 1;
                     return self.keep(src, s, e);
@@ -831,7 +1105,7 @@ impl JsonRedactor {
             let f = self.findings[k];
             let span = &value[f.start..f.end];
             rebuilt.push_str(&value[last..f.start]);
-            let action = self.plan.action(f.class);
+            let action = self.action(f.class);
             match action {
                 Action::Allow => {
                     self.stats.disclosed[f.class.index()] += 1;

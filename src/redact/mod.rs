@@ -44,6 +44,8 @@ pub enum RedactError {
     HoldBackOverflow(u64),
     #[error("the rules block responses that contain {0}")]
     Blocked(FieldClass),
+    #[error("records of a list were held back and never given a consent verdict")]
+    RecordsUnresolved,
 }
 
 impl RedactError {
@@ -58,6 +60,7 @@ impl RedactError {
             RedactError::InvalidUtf8(_) => "invalid_utf8",
             RedactError::HoldBackOverflow(_) => "hold_back_overflow",
             RedactError::Blocked(_) => "blocked_by_rule",
+            RedactError::RecordsUnresolved => "records_unresolved",
         }
     }
 }
@@ -70,6 +73,8 @@ pub struct RedactStats {
     pub pseudonymized: [u32; FieldClass::COUNT],
     pub generalized: [u32; FieldClass::COUNT],
     pub removed: [u32; FieldClass::COUNT],
+    /// Records of a list dropped for their subject's consent.
+    pub records_dropped: u32,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
