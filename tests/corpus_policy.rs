@@ -207,10 +207,13 @@ fn own_corpus_every_kind_and_purpose() {
     let engine = engine();
     let mut report = Report::default();
     for kind in Kind::ALL {
-        for i in 0..12 {
-            let doc = synth::generate(kind, 5, i);
+        for (seed, i) in [5u64, 23, 101]
+            .into_iter()
+            .flat_map(|s| (0..16).map(move |i| (s, i)))
+        {
+            let doc = synth::generate(kind, seed, i);
             let (truth, decoys) = from_synth(&doc);
-            let name = format!("{}#{i}", kind.as_str());
+            let name = format!("{}#{seed}/{i}", kind.as_str());
             judge(&engine, &name, &doc.json, &truth, &decoys, &mut report);
         }
     }

@@ -105,6 +105,11 @@ pub(crate) fn match_at(c: &Cluster<'_>, gi: usize) -> Option<(usize, PhoneKind)>
     if !is_valid_national(national) {
         return None;
     }
+    // Eleven digits in one run with no `+` are a mobile number (9xx) or
+    // something else: barcodes and registry numbers look just like landlines.
+    if gi == last && !plus && national[0] != b'9' {
+        return None;
+    }
     let kind = if is_toll_free(national) {
         PhoneKind::TollFree
     } else {

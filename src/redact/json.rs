@@ -495,9 +495,8 @@ impl JsonRedactor {
                     i += 1;
                     continue;
                 }
-                let record_next = b == b'{'
-                    && on_records
-                    && matches!(self.state, St::Value | St::ValueOrEnd);
+                let record_next =
+                    b == b'{' && on_records && matches!(self.state, St::Value | St::ValueOrEnd);
                 if !record_next {
                     self.suspended = true;
                     return Ok(i);
@@ -852,7 +851,12 @@ impl JsonRedactor {
             _ => return Err(RedactError::Malformed(self.base + i as u64)),
         }
         let in_record = self.capture.as_ref().is_some_and(|c| c.record.is_some());
-        if !in_record || self.capture.as_ref().is_some_and(|c| c.depth != self.frames.len()) {
+        if !in_record
+            || self
+                .capture
+                .as_ref()
+                .is_some_and(|c| c.depth != self.frames.len())
+        {
             self.member_open = false;
         }
         self.pass(src, i, i + 1)?;
@@ -862,7 +866,12 @@ impl JsonRedactor {
             St::CommaOrEnd
         };
         let depth = self.frames.len();
-        if let Some(Capture { record: Some(t), depth: d, .. }) = &mut self.capture {
+        if let Some(Capture {
+            record: Some(t),
+            depth: d,
+            ..
+        }) = &mut self.capture
+        {
             // Back up the subject path when an object on it closes.
             t.matched = t.matched.min(depth.saturating_sub(*d + 1));
             t.armed = false;
@@ -951,7 +960,10 @@ impl JsonRedactor {
             c.disc_next = depth == c.depth + 1 && info.sibling_disc & c.rules != 0;
             if let (Some(t), Some(spec)) = (&mut c.record, &self.records) {
                 t.armed = depth == c.depth + 1 + t.matched
-                    && spec.subject.get(t.matched).is_some_and(|k| k.as_bytes() == raw);
+                    && spec
+                        .subject
+                        .get(t.matched)
+                        .is_some_and(|k| k.as_bytes() == raw);
             }
         }
         self.pass(src, s, e)?;
@@ -1029,6 +1041,10 @@ impl JsonRedactor {
         }
         let (key, enclosing) = self.value_key();
         let class = self.classify(key, enclosing);
+        if class.is_none() && key.opaque {
+            // A barcode or an order number: look-alikes are what it holds.
+            return self.keep(src, s, e);
+        }
         if self.plan.detectors.is_none() {
             // Without detectors only the key's class matters; an allowed
             // class is counted and copied without decoding. (A given name

@@ -75,7 +75,10 @@ impl Plan {
                 Arc::new(Plan {
                     rules: rules.clone(),
                     purpose,
-                    detectors: (!needed.is_empty()).then(|| Detectors::new(needed)),
+                    // Every detector runs, so that an ambiguous number (an
+                    // ENP passes the card check too) is read by its context,
+                    // not by which classes this purpose happens to act on.
+                    detectors: (!needed.is_empty()).then(|| Detectors::new(rules.detected())),
                     keys: keys.clone(),
                     caches: Mutex::new(Vec::new()),
                 })

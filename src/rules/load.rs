@@ -23,6 +23,8 @@ struct RawClasses {
     generic_suffixes: Vec<String>,
     #[serde(default)]
     org_qualifiers: Vec<String>,
+    #[serde(default)]
+    opaque_keys: Vec<String>,
     #[serde(rename = "class", default)]
     classes: Vec<RawClass>,
     #[serde(rename = "context", default)]
@@ -226,6 +228,7 @@ fn load_classes(text: &str, rs: &mut RuleSet, errors: &mut Vec<String>) {
         .flatten()
         .collect();
     rs.org_qualifiers = term_list(&raw.org_qualifiers);
+    rs.opaque_keys = term_list(&raw.opaque_keys);
     let mut seen: HashMap<Vec<String>, FieldClass> = HashMap::new();
     for c in &raw.classes {
         let Some(class) = parse_class(&c.name, &mut errs) else {

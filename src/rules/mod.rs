@@ -88,6 +88,9 @@ pub struct KeyInfo {
     pub sibling_disc: u32,
     /// Bit i: this key holds the value sibling rule i classifies.
     pub sibling_value: u32,
+    /// The key names an identifier of a thing (a barcode, an order): its
+    /// value is not scanned by the detectors unless a class claims it.
+    pub opaque: bool,
 }
 
 /// The compiled, immutable rule set.
@@ -99,6 +102,7 @@ pub struct RuleSet {
     max_term_words: usize,
     generic_suffixes: Vec<String>,
     org_qualifiers: Vec<Vec<String>>,
+    opaque_keys: Vec<Vec<String>>,
     contexts: Vec<ContextRule>,
     siblings: Vec<SiblingRule>,
     detect: ClassSet,
@@ -140,6 +144,7 @@ impl RuleSet {
             max_term_words: 1,
             generic_suffixes: Vec::new(),
             org_qualifiers: Vec::new(),
+            opaque_keys: Vec::new(),
             contexts: Vec::new(),
             siblings: Vec::new(),
             detect: ClassSet::EMPTY,
@@ -203,11 +208,16 @@ impl RuleSet {
         if let Some(s) = keys::singular(&w) {
             forms.push(s);
         }
-        // Drop trailing generic words ("phoneNumber" -> "phone").
+        // Drop trailing generic words and numbers ("phoneNumber",
+        // "phone2", "DS0_TEXT" -> "ds").
         let mut stripped = Vec::new();
         for f in &forms {
             let mut f = f.clone();
-            while f.len() > 1 && f.last().is_some_and(|l| self.generic_suffixes.contains(l)) {
+            while f.len() > 1
+                && f.last().is_some_and(|l| {
+                    self.generic_suffixes.contains(l) || l.bytes().all(|b| b.is_ascii_digit())
+                })
+            {
                 f.pop();
             }
             stripped.push(f);
@@ -234,6 +244,10 @@ impl RuleSet {
             }
         }
         let is = |terms: &Vec<Vec<String>>| terms.iter().any(|t| forms.contains(t));
+        info.opaque = self
+            .opaque_keys
+            .iter()
+            .any(|t| w.windows(t.len()).any(|x| x == t.as_slice()));
         for (i, ctx) in self.contexts.iter().enumerate() {
             if is(&ctx.keys) {
                 info.ctx_keys |= 1 << i;

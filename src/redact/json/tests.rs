@@ -65,29 +65,38 @@ fn redact_records(
 fn records_of_withdrawn_subjects_are_dropped_at_any_chunking() {
     let doc = r#"{"items": [{"id":"1","lastName":"Иванов"}, {"lastName":"Петров","id":"2"}, {"id":"3","lastName":"Сидоров"}], "total": 3}"#;
     let spec = RecordSpec::parse("$.items[*]", "id").unwrap();
-    let want_drop2 =
-        r#"{"items": [{"id":"1","lastName":"Иванов"}, {"id":"3","lastName":"Сидоров"}], "total": 3}"#;
+    let want_drop2 = r#"{"items": [{"id":"1","lastName":"Иванов"}, {"id":"3","lastName":"Сидоров"}], "total": 3}"#;
     // The whitespace after a dropped first record's comma stays, as it does
     // for any removed first member.
     let want_drop1 = r#"{"items": [ {"lastName":"Петров","id":"2"}, {"id":"3","lastName":"Сидоров"}], "total": 3}"#;
     for chunk in [1, 2, 3, 7, 16, 1000] {
         let (out, _) = redact_records(Purpose::Care, doc.as_bytes(), chunk, &spec, |s| {
-            if s == "2" { RecordVerdict::Drop } else { RecordVerdict::Keep }
+            if s == "2" {
+                RecordVerdict::Drop
+            } else {
+                RecordVerdict::Keep
+            }
         })
         .unwrap();
         assert_eq!(out, want_drop2, "chunk {chunk}");
         let (out, _) = redact_records(Purpose::Care, doc.as_bytes(), chunk, &spec, |s| {
-            if s == "1" { RecordVerdict::Drop } else { RecordVerdict::Keep }
+            if s == "1" {
+                RecordVerdict::Drop
+            } else {
+                RecordVerdict::Keep
+            }
         })
         .unwrap();
         assert_eq!(out, want_drop1, "chunk {chunk}");
-        let (out, _) =
-            redact_records(Purpose::Care, doc.as_bytes(), chunk, &spec, |_| RecordVerdict::Drop)
-                .unwrap();
+        let (out, _) = redact_records(Purpose::Care, doc.as_bytes(), chunk, &spec, |_| {
+            RecordVerdict::Drop
+        })
+        .unwrap();
         assert_eq!(out, r#"{"items": [], "total": 3}"#, "chunk {chunk}");
-        let (out, _) =
-            redact_records(Purpose::Care, doc.as_bytes(), chunk, &spec, |_| RecordVerdict::Keep)
-                .unwrap();
+        let (out, _) = redact_records(Purpose::Care, doc.as_bytes(), chunk, &spec, |_| {
+            RecordVerdict::Keep
+        })
+        .unwrap();
         assert_eq!(out, doc, "chunk {chunk}");
     }
 }
@@ -96,8 +105,10 @@ fn records_of_withdrawn_subjects_are_dropped_at_any_chunking() {
 fn stripped_records_keep_no_personal_field() {
     let doc = r#"{"data":{"patients":[{"id":"7","snils":"112-233-445 95","phone":"+7 912 345-67-89","status":"active"}]}}"#;
     let spec = RecordSpec::parse("$.data.patients[*]", "id").unwrap();
-    let (out, _) =
-        redact_records(Purpose::Care, doc.as_bytes(), 5, &spec, |_| RecordVerdict::Strip).unwrap();
+    let (out, _) = redact_records(Purpose::Care, doc.as_bytes(), 5, &spec, |_| {
+        RecordVerdict::Strip
+    })
+    .unwrap();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["data"]["patients"][0]["status"], "active");
     assert!(!out.contains("112-233") && !out.contains("345-67"), "{out}");
@@ -112,16 +123,26 @@ fn a_thousand_records_every_tenth_withdrawn() {
         }
         // The subject key comes last in every other record.
         if i % 2 == 0 {
-            doc.push_str(&format!("{{\"id\":\"{}\",\"email\":\"p{i}@example.test\"}}", 10000 + i));
+            doc.push_str(&format!(
+                "{{\"id\":\"{}\",\"email\":\"p{i}@example.test\"}}",
+                10000 + i
+            ));
         } else {
-            doc.push_str(&format!("{{\"email\":\"p{i}@example.test\",\"id\":\"{}\"}}", 10000 + i));
+            doc.push_str(&format!(
+                "{{\"email\":\"p{i}@example.test\",\"id\":\"{}\"}}",
+                10000 + i
+            ));
         }
     }
     doc.push_str("],\"total\":1000}");
     let spec = RecordSpec::parse("$.items[*]", "id").unwrap();
     let withdrawn = |s: &str| s.parse::<u32>().unwrap() % 10 == 0;
     let (out, batches) = redact_records(Purpose::Marketing, doc.as_bytes(), 16 << 10, &spec, |s| {
-        if withdrawn(s) { RecordVerdict::Drop } else { RecordVerdict::Keep }
+        if withdrawn(s) {
+            RecordVerdict::Drop
+        } else {
+            RecordVerdict::Keep
+        }
     })
     .unwrap();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -142,6 +163,8 @@ fn a_record_past_the_bound_fails_closed() {
     let big = "x".repeat(2 << 20);
     let doc = format!("{{\"items\":[{{\"note\":\"{big}\",\"id\":\"1\"}}]}}");
     let spec = RecordSpec::parse("$.items[*]", "id").unwrap();
-    let r = redact_records(Purpose::Care, doc.as_bytes(), 64 << 10, &spec, |_| RecordVerdict::Keep);
+    let r = redact_records(Purpose::Care, doc.as_bytes(), 64 << 10, &spec, |_| {
+        RecordVerdict::Keep
+    });
     assert!(matches!(r, Err(RedactError::HoldBackOverflow(_))), "{r:?}");
 }
