@@ -327,6 +327,33 @@ impl ConsentSource for FileSource {
     }
 }
 
+/// A journal line (with its newline) recording a grant or a withdrawal;
+/// `at` is an RFC 3339 time.
+pub fn consent_line(
+    subject: &str,
+    purpose: Purpose,
+    granted: bool,
+    at: &str,
+    source: &str,
+) -> String {
+    let mut line = serde_json::json!({
+        "subject": subject, "purpose": purpose.as_str(), "granted": granted, "at": at, "source": source,
+    })
+    .to_string();
+    line.push('\n');
+    line
+}
+
+/// A journal line (with its newline) blocking or unblocking a subject.
+pub fn state_line(subject: &str, blocked: bool, at: &str, source: &str) -> String {
+    let state = if blocked { "blocked" } else { "active" };
+    let mut line =
+        serde_json::json!({ "subject": subject, "state": state, "at": at, "source": source })
+            .to_string();
+    line.push('\n');
+    line
+}
+
 /// One journal line as written.
 #[derive(Deserialize)]
 struct RawEvent {
