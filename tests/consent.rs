@@ -239,6 +239,9 @@ async fn file_backend_an_append_takes_effect_without_restart() {
         decide(ConsentMode::OptIn, Purpose::Marketing, &st),
         ConsentDecision::Allow
     );
+    // Let the watcher settle into its polling rhythm, so that the time
+    // below is what an append meets in steady state (up to `poll_ms`).
+    tokio::time::sleep(Duration::from_millis(350)).await;
 
     let t0 = Instant::now();
     append(
