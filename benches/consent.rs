@@ -15,7 +15,15 @@ use zaslon::class::Purpose;
 use zaslon::consent::{CacheSettings, ConsentCache, ConsentSource, MemorySource, decide};
 use zaslon::rules::ConsentMode;
 
-const SUBJECTS: u64 = 1_000_000;
+/// The full million under `cargo bench`; a smoke run's worth under
+/// `cargo test --all-targets` (which runs benches without `--bench`).
+fn subjects_to_cache() -> u64 {
+    if std::env::args().any(|a| a == "--bench") {
+        1_000_000
+    } else {
+        10_000
+    }
+}
 
 fn subject(i: u64) -> String {
     format!("patient-{i:08}")
@@ -31,9 +39,9 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
-fn filled_cache(rt: &tokio::runtime::Runtime) -> ConsentCache {
+fn filled_cache(rt: &tokio::runtime::Runtime, total: u64) -> ConsentCache {
     let mem = Arc::new(MemorySource::new());
-    for i in (0..SUBJECTS).step_by(10) {
+    for i in (0..total).step_by(10) {
         mem.set_purpose(&subject(i), Purpose::Marketing, false);
     }
     // A TTL longer than the run: every measured lookup is a hit.
@@ -45,9 +53,9 @@ fn filled_cache(rt: &tokio::runtime::Runtime) -> ConsentCache {
     let before = rss_bytes();
     rt.block_on(async {
         let mut batch = Vec::with_capacity(10_000);
-        for i in 0..SUBJECTS {
+        for i in 0..total {
             batch.push(subject(i));
-            if batch.len() == 10_000 {
+            if batch.len() == 10_000 || i + 1 == total {
                 cache.get(&batch).await.unwrap();
                 batch.clear();
             }
@@ -62,7 +70,7 @@ fn filled_cache(rt: &tokio::runtime::Runtime) -> ConsentCache {
         after as f64 / 1048576.0,
         (after.saturating_sub(before)) as f64 / entries.max(1) as f64
     );
-    assert_eq!(entries, SUBJECTS);
+    assert_eq!(entries, total);
     cache
 }
 
@@ -101,7 +109,8 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let cache = filled_cache(&rt);
+    let total = subjects_to_cache();
+    let cache = filled_cache(&rt, total);
     let _in_runtime = rt.enter();
     // Spread over the whole cache, as real traffic is.
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -110,7 +119,7 @@ fn bench(c: &mut Criterion) {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            subject(x % SUBJECTS)
+            subject(x % total)
         })
         .collect();
 
@@ -118,7 +127,8 @@ fn bench(c: &mut Criterion) {
     let mut cpu = Criterion::default()
         .with_measurement(ThreadCpu)
         .sample_size(50)
-        .measurement_time(std::time::Duration::from_secs(4));
+        .measurement_time(std::time::Duration::from_secs(4))
+        .configure_from_args();
     run(cpu.benchmark_group("consent_thread_cpu"), &cache, &keys);
     let s = cache.stats();
     println!(

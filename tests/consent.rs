@@ -239,6 +239,9 @@ async fn file_backend_an_append_takes_effect_without_restart() {
         decide(ConsentMode::OptIn, Purpose::Marketing, &st),
         ConsentDecision::Allow
     );
+    // Let the watcher settle into its polling rhythm, so that the time
+    // below is what an append meets in steady state (up to `poll_ms`).
+    tokio::time::sleep(Duration::from_millis(350)).await;
 
     let t0 = Instant::now();
     append(
@@ -313,6 +316,39 @@ async fn file_backend_replaced_or_unreadable_journal() {
     })
     .await
     .expect("the journal is used again once readable");
+}
+
+#[tokio::test]
+async fn file_backend_an_in_place_rewrite_is_not_misread_as_an_append() {
+    let dir = TempDir::new("rewrite");
+    let path = dir.path().join("consent.jsonl");
+    let at = "2026-11-01T10:00:00Z";
+    std::fs::write(
+        &path,
+        consent::consent_line("r1", Purpose::Care, false, at, "t"),
+    )
+    .unwrap();
+    let cache = consent::build(&ConsentConfig::file(&path), &|_| None)
+        .await
+        .unwrap();
+    let r = vec!["r1".to_string(), "r2".to_string()];
+    assert_eq!(
+        cache.get(&r).await.unwrap()[0].granted(Purpose::Care),
+        Some(false)
+    );
+
+    // The same file truncated and written again, longer than before: read
+    // from the old offset it would be a torn line; it must be reloaded whole.
+    let rewritten = consent::consent_line("r2", Purpose::Care, false, at, "t")
+        + &consent::consent_line("r1", Purpose::Care, true, at, "a longer source")
+        + &consent::state_line("r2", true, at, "t");
+    std::fs::write(&path, rewritten).unwrap();
+    wait_until(Duration::from_secs(2), || async {
+        let st = cache.get(&r).await.unwrap();
+        st[0].granted(Purpose::Care) == Some(true) && st[1].blocked
+    })
+    .await
+    .expect("the rewritten journal was reloaded whole");
 }
 
 #[tokio::test]

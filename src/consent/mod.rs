@@ -26,7 +26,7 @@ pub mod postgres;
 
 pub use cache::{CacheSettings, CacheStats, ConsentCache, Invalidator};
 pub use config::{BackendKind, ConsentConfig};
-pub use file::FileSource;
+pub use file::{FileSource, consent_line, state_line};
 pub use http::HttpSource;
 pub use memory::MemorySource;
 pub use postgres::{PgNames, PgSource};

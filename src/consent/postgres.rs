@@ -21,6 +21,24 @@ use super::cache::Invalidator;
 use super::{BoxFuture, ConsentError, ConsentSource, SubjectState};
 use crate::class::Purpose;
 
+/// The shipped schema (`config/sql/consent.sql`): tables, the notify
+/// function and its triggers, created in the current `search_path`.
+pub const SCHEMA_SQL: &str = include_str!("../../config/sql/consent.sql");
+
+/// Creates `schema` (if absent) and the shipped tables and triggers in it,
+/// in one transaction. For `zaslon demo`, setup scripts and tests.
+pub async fn install_schema(client: &tokio_postgres::Client, schema: &str) -> Result<(), String> {
+    if !super::config::is_identifier(schema) {
+        return Err(format!("{schema:?} is not a plain SQL identifier"));
+    }
+    client
+        .batch_execute(&format!(
+            "begin; create schema if not exists \"{schema}\"; set local search_path to \"{schema}\";\n{SCHEMA_SQL}\ncommit;"
+        ))
+        .await
+        .map_err(|e| describe(&e))
+}
+
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// How often the listener checks that its connection still answers (a dead

@@ -23,8 +23,6 @@ use zaslon::consent::{
     SubjectState,
 };
 
-pub const SQL: &str = include_str!("../../config/sql/consent.sql");
-
 fn unique() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -175,10 +173,11 @@ impl TestSchema {
         .expect("PostgreSQL on 127.0.0.1:5432 (scripts/test.sh starts it)");
         tokio::spawn(conn);
         let name = format!("zt_{}", unique());
+        zaslon::consent::postgres::install_schema(&client, &name)
+            .await
+            .unwrap();
         client
-            .batch_execute(&format!(
-                "create schema {name}; set search_path to {name};\n{SQL}"
-            ))
+            .batch_execute(&format!("set search_path to {name}"))
             .await
             .unwrap();
         TestSchema { name, client }

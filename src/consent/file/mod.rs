@@ -77,7 +77,13 @@ struct Journal {
     /// Inside an over-long line: drop bytes up to the next newline.
     skipping: bool,
     ident: Option<Ident>,
+    /// The last bytes consumed: an append must leave them in place, or the
+    /// file was rewritten and is reloaded whole.
+    tail: Vec<u8>,
 }
+
+/// How many consumed bytes are compared before an incremental read.
+const TAIL: usize = 64;
 
 /// The `file` consent backend.
 #[derive(Debug)]
@@ -201,11 +207,18 @@ impl FileSource {
     }
 
     fn read_appended(&self, from: u64) -> io::Result<Change> {
+        let tail = self.lock().tail.clone();
         let mut file = File::open(&self.path)?;
         let ident = Ident::of(&file.metadata()?);
-        file.seek(SeekFrom::Start(from))?;
+        let start = from - tail.len() as u64;
+        file.seek(SeekFrom::Start(start))?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
+        if !bytes.starts_with(&tail) {
+            // Rewritten in place rather than appended to: start over.
+            return self.reload();
+        }
+        let appended = &bytes[tail.len()..];
         let mut touched = HashSet::new();
         let mut j = self.lock();
         if j.consumed != from {
@@ -213,10 +226,10 @@ impl FileSource {
             return Ok(Change::None);
         }
         j.ident = Some(Ident {
-            len: from + bytes.len() as u64,
+            len: from + appended.len() as u64,
             ..ident
         });
-        self.feed(&mut j, &bytes, Some(&mut touched));
+        self.feed(&mut j, appended, Some(&mut touched));
         drop(j);
         Ok(if touched.is_empty() {
             Change::None
@@ -229,6 +242,10 @@ impl FileSource {
     /// before) and holds back an incomplete last line.
     fn feed(&self, j: &mut Journal, bytes: &[u8], mut touched: Option<&mut HashSet<String>>) {
         j.consumed += bytes.len() as u64;
+        let keep = TAIL.min(bytes.len());
+        let drop_old = (j.tail.len() + keep).saturating_sub(TAIL);
+        j.tail.drain(..drop_old);
+        j.tail.extend_from_slice(&bytes[bytes.len() - keep..]);
         let mut rest = bytes;
         while let Some(nl) = memchr::memchr(b'\n', rest) {
             let (line, tail) = rest.split_at(nl);
@@ -325,6 +342,33 @@ impl ConsentSource for FileSource {
                 .collect())
         })
     }
+}
+
+/// A journal line (with its newline) recording a grant or a withdrawal;
+/// `at` is an RFC 3339 time.
+pub fn consent_line(
+    subject: &str,
+    purpose: Purpose,
+    granted: bool,
+    at: &str,
+    source: &str,
+) -> String {
+    let mut line = serde_json::json!({
+        "subject": subject, "purpose": purpose.as_str(), "granted": granted, "at": at, "source": source,
+    })
+    .to_string();
+    line.push('\n');
+    line
+}
+
+/// A journal line (with its newline) blocking or unblocking a subject.
+pub fn state_line(subject: &str, blocked: bool, at: &str, source: &str) -> String {
+    let state = if blocked { "blocked" } else { "active" };
+    let mut line =
+        serde_json::json!({ "subject": subject, "state": state, "at": at, "source": source })
+            .to_string();
+    line.push('\n');
+    line
 }
 
 /// One journal line as written.

@@ -94,3 +94,20 @@ fn an_overlong_line_is_skipped_to_its_newline() {
     assert_eq!(src.malformed_lines(), 1);
     assert!(j.states["8"].blocked);
 }
+
+#[test]
+fn written_lines_read_back() {
+    let src = source();
+    let mut j = Journal::default();
+    let text = consent_line(
+        "a\"b",
+        Purpose::Marketing,
+        false,
+        "2026-11-25T10:00:00Z",
+        "phone",
+    ) + &state_line("c", true, "2026-11-25T10:00:00Z", "letter");
+    feed_all(&src, &mut j, &text);
+    assert_eq!(src.malformed_lines(), 0);
+    assert_eq!(j.states["a\"b"].granted(Purpose::Marketing), Some(false));
+    assert!(j.states["c"].blocked);
+}
