@@ -187,7 +187,7 @@ impl Engine {
             ContentKind::Ndjson => {
                 Inner::Json(Box::new(JsonRedactor::new(plan, key, self.limits, true)))
             }
-            ContentKind::Text => Inner::Text(TextRedactor::new(plan, key)),
+            ContentKind::Text => Inner::Text(Box::new(TextRedactor::new(plan, key))),
             ContentKind::Other => return None,
         };
         Some(BodyRedactor { inner })
@@ -196,7 +196,7 @@ impl Engine {
 
 enum Inner {
     Json(Box<JsonRedactor>),
-    Text(TextRedactor),
+    Text(Box<TextRedactor>),
 }
 
 /// A streaming redactor for one body.

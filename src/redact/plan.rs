@@ -91,7 +91,7 @@ impl Plan {
             .lock()
             .ok()
             .and_then(|mut p| p.pop())
-            .unwrap_or_else(KeyCache::new)
+            .unwrap_or_else(KeyCache::new_table)
     }
 
     pub fn return_key_cache(&self, cache: KeyCache) {
@@ -203,7 +203,9 @@ fn head_tail(raw: &[u8]) -> (u64, u64) {
 }
 
 impl KeyCache {
-    pub fn new() -> Self {
+    /// A cache with its table allocated. (`default()` allocates nothing:
+    /// it is what a dropped redactor leaves behind.)
+    pub fn new_table() -> Self {
         KeyCache {
             slots: vec![Slot::default(); KEY_SLOTS],
             entries: Vec::new(),
@@ -277,7 +279,7 @@ mod tests {
                 .map(String::from),
             )
             .collect();
-        let mut c = KeyCache::new();
+        let mut c = KeyCache::new_table();
         for k in &keys {
             let info = KeyInfo {
                 ctx_keys: k.len() as u64 + 1,
