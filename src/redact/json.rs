@@ -668,11 +668,19 @@ impl JsonRedactor {
             }
             let v = skip_ws(inp, c + 1);
             let ve = match inp.get(v) {
-                Some(b'"') if !scan_values => match lex::string_end(inp, v + 1) {
-                    StrEnd::End(e) => e,
-                    _ => return i,
-                },
-                Some(b'-' | b'0'..=b'9') if !scan_values => {
+                Some(b'"')
+                    if !scan_values
+                        || matches!(fast, Fast::Allowed(c) if c != FieldClass::Health) =>
+                {
+                    match lex::string_end(inp, v + 1) {
+                        StrEnd::End(e) => e,
+                        _ => return i,
+                    }
+                }
+                Some(b'-' | b'0'..=b'9')
+                    if !scan_values
+                        || matches!(fast, Fast::Allowed(c) if c != FieldClass::Health) =>
+                {
                     match inp[v..].iter().position(|b| !is_number_byte(*b)) {
                         Some(p) if valid_number(&inp[v..v + p]) => v + p,
                         _ => return i,
@@ -1089,6 +1097,12 @@ impl JsonRedactor {
                 return self.whole(src, out, s, e, c, action, &value);
             }
             self.stats.disclosed[c.index()] += 1;
+            // The key said what the value is and the purpose may see it: a
+            // surname or an allowed phone holds no other identifier. Health
+            // data is free text, which may hold anything: it is scanned.
+            if c != FieldClass::Health {
+                return self.keep(src, s, e);
+            }
         }
         let Some(det) = &self.plan.detectors else {
             return self.keep(src, s, e);
@@ -1098,14 +1112,9 @@ impl JsonRedactor {
         if self.findings.is_empty() {
             return self.keep(src, s, e);
         }
-        // One identifier that is the whole value: the value's own action,
-        // unless the key already said what the value is (an ENP under
-        // `omsNumber` passes the Luhn check a card number has, too).
+        // One identifier that is the whole value: the value's own action.
         if let [f] = self.findings[..] {
             if value[..f.start].trim().is_empty() && value[f.end..].trim().is_empty() {
-                if class.is_some() {
-                    return self.keep(src, s, e);
-                }
                 let action = self.action(f.class);
                 if action == Action::Allow {
                     self.stats.disclosed[f.class.index()] += 1;

@@ -36,11 +36,12 @@
 //! value becomes `null`); `null` writes `null`; `mask`, `pseudonymize` and
 //! `generalize` write a string; `allow` keeps the value.
 //!
-//! An allowed or unclassified scalar is then scanned by the value detectors
+//! A scalar whose key gives it a class the purpose allows is kept as it is,
+//! unless that class is `health` (free text).
+//! An unclassified scalar is then scanned by the value detectors
 //! of the classes the purpose does not allow (so this reference stays right
 //! whatever the detectors find): one finding that is the whole value (up to
-//! whitespace) is treated as a whole value of that class, unless the key
-//! already gave the value a class (then the key decides); otherwise every
+//! whitespace) is treated as a whole value of that class; otherwise every
 //! non-allowed finding is replaced in the text (a removed one by `[class]`)
 //! and the value becomes a string.
 
@@ -234,9 +235,17 @@ impl<'r> Reference<'r> {
         enclosing: &[KeyInfo],
         sib: Sib,
     ) -> Result<Out, RedactError> {
-        let class = self
-            .classify(key, enclosing, sib)
-            .and_then(|c| refine(c, text));
+        let classified = self.classify(key, enclosing, sib);
+        if classified.is_none() && key.opaque {
+            // A barcode or an order number: kept, never scanned.
+            self.seen.push(Seen {
+                text: text.to_owned(),
+                class: None,
+                action: Action::Allow,
+            });
+            return Ok(Out::Keep(v.clone()));
+        }
+        let class = classified.and_then(|c| refine(c, text));
         let action = class.map_or(Action::Allow, |c| self.action(c));
         self.seen.push(Seen {
             text: text.to_owned(),
@@ -247,6 +256,11 @@ impl<'r> Reference<'r> {
             && action != Action::Allow
         {
             return self.whole(c, action, text);
+        }
+        // An allowed class is not scanned: the key said what the value is
+        // (but health data is free text, and is scanned).
+        if class.is_some_and(|c| c != FieldClass::Health) {
+            return Ok(Out::Keep(v.clone()));
         }
         let Some(det) = &self.detectors else {
             return Ok(Out::Keep(v.clone()));
@@ -261,7 +275,7 @@ impl<'r> Reference<'r> {
             && text[f.end..].trim().is_empty()
         {
             let action = self.action(f.class);
-            if action == Action::Allow || class.is_some() {
+            if action == Action::Allow {
                 return Ok(Out::Keep(v.clone()));
             }
             return self.whole(f.class, action, text);
