@@ -145,6 +145,9 @@ pub struct JsonRedactor {
 /// after it are copied lazily, in one piece, at the next edit or at the end.
 struct Src<'a> {
     inp: &'a [u8],
+    /// The input as text, as far as it is whole UTF-8: string values are
+    /// sliced from it instead of being validated one by one.
+    text: &'a str,
     flushed: usize,
 }
 
@@ -215,6 +218,11 @@ impl JsonRedactor {
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), RedactError> {
         let out_start = out.len();
         self.stats.bytes_in += chunk.len() as u64;
+        if let Some(p) = lex::control_byte(chunk) {
+            return Err(RedactError::Malformed(
+                self.stats.bytes_in - (chunk.len() - p) as u64,
+            ));
+        }
         self.utf8.feed(chunk)?;
         if self.suspended {
             // Waiting for record verdicts: keep the input for later.
@@ -454,7 +462,15 @@ impl JsonRedactor {
     /// an incomplete token. With `eof`, the end of `inp` ends any number or
     /// literal, and an unterminated string is an error.
     fn run(&mut self, inp: &[u8], out: &mut Vec<u8>, eof: bool) -> Result<usize, RedactError> {
-        let mut src = Src { inp, flushed: 0 };
+        let text = match simdutf8::compat::from_utf8(inp) {
+            Ok(t) => t,
+            Err(e) => simdutf8::basic::from_utf8(&inp[..e.valid_up_to()]).unwrap_or(""),
+        };
+        let mut src = Src {
+            inp,
+            text,
+            flushed: 0,
+        };
         let consumed = self.tokens(&mut src, out, eof)?;
         if self.capture.is_none() {
             src.flush_to(out, consumed);
@@ -1086,7 +1102,10 @@ impl JsonRedactor {
         let at = self.base + s as u64;
         let tok = &src.inp[s..e];
         let value: &str = match kind {
-            Scalar::Str => Self::decode(&tok[1..tok.len() - 1], text, at)?,
+            Scalar::Str => match src.text.get(s + 1..e - 1) {
+                Some(t) if memchr::memchr(b'\\', t.as_bytes()).is_none() => t,
+                _ => Self::decode(&tok[1..tok.len() - 1], text, at)?,
+            },
             _ => std::str::from_utf8(tok).map_err(|_| RedactError::Malformed(at))?,
         };
         let class = class.and_then(|c| refine(c, value));

@@ -38,9 +38,9 @@
 //!
 //! A scalar whose key gives it a class the purpose allows is kept as it is,
 //! unless that class is `health` (free text).
-//! An unclassified scalar is then scanned by the value detectors
-//! of the classes the purpose does not allow (so this reference stays right
-//! whatever the detectors find): one finding that is the whole value (up to
+//! An unclassified scalar is then scanned by every value detector (as the
+//! engine does whenever the purpose acts on some detected class), so this
+//! reference stays right whatever the detectors find: one finding that is the whole value (up to
 //! whitespace) is treated as a whole value of that class; otherwise every
 //! non-allowed finding is replaced in the text (a removed one by `[class]`)
 //! and the value becomes a string.
@@ -102,7 +102,7 @@ impl<'r> Reference<'r> {
             rules,
             purpose,
             key,
-            detectors: (!needed.is_empty()).then(|| Detectors::new(needed)),
+            detectors: (!needed.is_empty()).then(|| Detectors::new(rules.detected())),
             tally: Tally::default(),
             seen: Vec::new(),
         }

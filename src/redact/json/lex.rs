@@ -23,8 +23,12 @@ pub enum StrEnd {
 /// word-at-a-time loop beats a call into a vectorised search.
 pub fn string_end(inp: &[u8], mut i: usize) -> StrEnd {
     let n = inp.len();
+    let body = i;
+    // Most MIS strings end within a few words: scan those eight bytes at a
+    // time, checking control characters on the way.
+    let mut words = 0;
     loop {
-        while i + 8 <= n {
+        while i + 8 <= n && words < 4 {
             let mut w = [0u8; 8];
             w.copy_from_slice(&inp[i..i + 8]);
             let v = u64::from_le_bytes(w);
@@ -42,6 +46,23 @@ pub fn string_end(inp: &[u8], mut i: usize) -> StrEnd {
                 break;
             }
             i += 8;
+            words += 1;
+        }
+        if words >= 4 && i + 8 <= n {
+            // A long string: let the vectorised search find its end. Raw
+            // control characters other than tab, CR and LF are refused for
+            // the whole chunk before tokenizing (see `control_byte`); these
+            // three are looked for in the string's body here.
+            let Some(p) = memchr::memchr2(b'"', b'\\', &inp[i..]) else {
+                return match memchr::memchr3(b'\n', b'\r', b'\t', &inp[body..]) {
+                    Some(c) => StrEnd::Control(body + c),
+                    None => StrEnd::Incomplete,
+                };
+            };
+            if let Some(c) = memchr::memchr3(b'\n', b'\r', b'\t', &inp[i..i + p]) {
+                return StrEnd::Control(i + c);
+            }
+            i += p;
         }
         if i >= n {
             return StrEnd::Incomplete;
@@ -62,6 +83,22 @@ pub fn string_end(inp: &[u8], mut i: usize) -> StrEnd {
             _ => i += 1,
         }
     }
+}
+
+/// The first control character that JSON allows nowhere (below 0x20 and
+/// not tab, LF or CR), if any.
+pub fn control_byte(chunk: &[u8]) -> Option<usize> {
+    let any = chunk.chunks(64).any(|c| {
+        c.iter().fold(false, |a, &b| {
+            a | (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
+        })
+    });
+    if !any {
+        return None;
+    }
+    chunk
+        .iter()
+        .position(|&b| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
 }
 
 enum Esc {
