@@ -26,6 +26,7 @@ use crate::consent::{ConsentDecision, ConsentError, ConsentSource, decide};
 use crate::metrics::Metrics;
 use crate::redact::{ContentKind, Engine, RecordSpec, RedactError};
 
+pub mod assemble;
 pub mod audit;
 pub mod body;
 pub mod client;
