@@ -64,6 +64,12 @@ enum Command {
         listen: SocketAddr,
         #[arg(long, default_value = "127.0.0.1:8081")]
         upstream: SocketAddr,
+        /// The admin listener (metrics, readiness, reload).
+        #[arg(long, default_value = "127.0.0.1:9901")]
+        admin: SocketAddr,
+        /// The demo's consent journal (rewritten at start) and audit files.
+        #[arg(long, default_value = "zaslon-demo")]
+        dir: PathBuf,
     },
     /// The audit: verify the hash chain, or list a subject's accesses.
     Audit {
@@ -193,15 +199,23 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             tracing::warn!("bench-proxy: audit events are dropped; never use this in production");
             serve(&config, Some(Arc::new(DropSink))).await
         }
-        Command::Demo { listen, upstream } => {
-            zaslon::demo::run(
-                listen,
+        Command::Demo {
+            listen,
+            upstream,
+            admin,
+            dir,
+        } => {
+            let program = std::env::args().next().unwrap_or_else(|| "zaslon".into());
+            let opts = zaslon::demo::DemoOptions {
+                proxy: listen,
                 upstream,
-                zaslon::demo::fixture(),
-                &OsEnv,
-                zaslon::server::shutdown_signal(),
-            )
-            .await?;
+                admin,
+                dir,
+                program,
+            };
+            let demo = zaslon::demo::prepare(opts, &OsEnv).await?;
+            println!("{}", demo.instructions());
+            demo.run(zaslon::server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchUpstream { listen, size } => {

@@ -873,66 +873,6 @@ fn every_config_file_in_the_repository_validates() {
 }
 
 #[tokio::test]
-async fn the_demo_serves_the_same_patient_through_four_purposes() {
-    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let sink = Arc::new(zaslon::audit::MemorySink::default());
-    let none = std::collections::HashMap::<&str, &str>::new();
-    let (px, up, state, addrs) = zaslon::demo::prepare(
-        any,
-        any,
-        &none,
-        Arc::new(zaslon::consent::NoRecords),
-        sink.clone(),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(zaslon::demo::serve_upstream(
-        up,
-        zaslon::demo::fixture(),
-        std::future::pending(),
-    ));
-    tokio::spawn(zaslon::server::run(px, state, std::future::pending()));
-    let text = zaslon::demo::instructions(&addrs);
-    let base = format!("http://{}", addrs.proxy);
-    for (key, purpose) in zaslon::demo::DEMO_KEYS {
-        assert!(text.contains(&format!(
-            "-H 'x-api-key: {key}' -H 'x-purpose: {purpose}' {base}/api/patients/10234"
-        )));
-        let r = get(
-            &format!("{base}/api/patients/10234"),
-            &[("x-api-key", key), ("x-purpose", purpose)],
-        )
-        .await;
-        assert_eq!(r.status, 200, "{purpose}");
-        assert_eq!(r.json()["id"], "10234");
-    }
-    let r = get(
-        &format!("{base}/fhir/Patient/10234"),
-        &[("x-api-key", "demo-doctor-key"), ("x-purpose", "care")],
-    )
-    .await;
-    assert_eq!(r.json()["resourceType"], "Patient");
-    let r = get(
-        &format!("{base}/api/patients"),
-        &[("x-api-key", "demo-support-key"), ("x-purpose", "support")],
-    )
-    .await;
-    assert_eq!(r.json()["items"].as_array().unwrap().len(), 2);
-    let r = get(
-        &format!("{base}/api/patients/10234"),
-        &[("x-api-key", "demo-marketing-key"), ("x-purpose", "care")],
-    )
-    .await;
-    assert_eq!(r.error_code(), "purpose_not_granted");
-    let r = get(
-        &format!("{base}/api/patients%2F10234"),
-        &[("x-api-key", "demo-doctor-key"), ("x-purpose", "care")],
-    )
-    .await;
-    assert_eq!(r.error_code(), "bad_path");
-}
-
-#[tokio::test]
 async fn an_https_upstream_is_verified_against_the_configured_ca() {
     let pki = Pki::new("MIS internal CA");
     let up = tls_upstream(&pki, PATIENT).await;

@@ -58,6 +58,7 @@ fn check_reports_every_problem_with_its_line_and_fails() {
 
 #[test]
 fn the_demo_answers_and_stops_cleanly_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)
         .args([
             "demo",
@@ -65,7 +66,11 @@ fn the_demo_answers_and_stops_cleanly_on_sigterm() {
             "127.0.0.1:0",
             "--upstream",
             "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--dir",
         ])
+        .arg(tmp.path().join("zaslon-demo"))
         .env_remove("ZASLON_PSEUDONYM_KEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -80,14 +85,14 @@ fn the_demo_answers_and_stops_cleanly_on_sigterm() {
         .unwrap()
         .to_owned();
     let mut printed = String::new();
-    for l in lines.by_ref().take(8) {
+    for l in lines.by_ref().take(10) {
         printed.push_str(&l.unwrap());
         printed.push('\n');
     }
     for purpose in ["care", "support", "marketing", "analytics"] {
         assert!(
             printed.contains(&format!(
-                "x-purpose: {purpose}' http://{addr}/api/patients/10234"
+                "x-purpose: {purpose}' http://{addr}/api/patients/10001"
             )),
             "{printed}"
         );
@@ -95,12 +100,12 @@ fn the_demo_answers_and_stops_cleanly_on_sigterm() {
     // One request over a plain socket, as curl would send it.
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    s.write_all(b"GET /api/patients/10234 HTTP/1.1\r\nHost: x\r\nx-api-key: demo-doctor-key\r\nx-purpose: care\r\nconnection: close\r\n\r\n")
+    s.write_all(b"GET /api/patients/10001 HTTP/1.1\r\nHost: x\r\nx-api-key: demo-doctor-key\r\nx-purpose: care\r\nconnection: close\r\n\r\n")
         .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    assert!(resp.contains("10234"));
+    assert!(resp.contains("10001"));
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
