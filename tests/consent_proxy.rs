@@ -106,3 +106,68 @@ async fn a_consent_backend_down_aborts_a_list_response() {
     );
     proxy.stop().await.unwrap();
 }
+
+#[path = "consent_support/mod.rs"]
+mod consent_support;
+
+/// Issue 5: two `serve` replicas share one PostgreSQL consent schema; an
+/// SQL UPDATE withdraws a patient's consent; both deny within 1 s.
+#[tokio::test]
+async fn a_withdrawal_in_postgres_reaches_two_replicas_within_a_second() {
+    let db = consent_support::TestSchema::create().await;
+    db.exec(
+        "insert into consent (subject, purpose, granted, source) values ('10234', 'care', true, 'test')",
+    )
+    .await;
+    let up = Upstream::json(PATIENT).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = |n: u32| {
+        format!(
+            "{}\n[consent]\nbackend = \"postgres\"\ndsn = \"host=127.0.0.1 port=5432 user=postgres dbname=test\"\nschema = \"{}\"\n\n[audit]\nsink = \"file\"\npath = \"{}/replica{n}/zaslon.jsonl\"\n",
+            default_config(&up.url()),
+            db.name,
+            tmp.path().display()
+        )
+    };
+    let a = Served::start(&config(1)).await;
+    let b = Served::start(&config(2)).await;
+    let care = [("x-api-key", CARE_KEY), ("x-purpose", "care")];
+    for r in [&a, &b] {
+        // Warm each replica's cache with the grant.
+        let got = get(&r.url("/api/patients/10234"), &care).await;
+        assert_eq!(got.status, 200, "{}", got.text());
+    }
+    let started = std::time::Instant::now();
+    db.exec("update consent set granted = false, changed_at = now() where subject = '10234' and purpose = 'care'")
+        .await;
+    let mut denied = [None, None];
+    while denied.iter().any(Option::is_none)
+        && started.elapsed() < std::time::Duration::from_secs(5)
+    {
+        for (i, r) in [&a, &b].into_iter().enumerate() {
+            if denied[i].is_none() {
+                let got = get(&r.url("/api/patients/10234"), &care).await;
+                if got.status == 403 {
+                    assert_eq!(got.error_code(), "consent_withdrawn");
+                    denied[i] = Some(started.elapsed());
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    eprintln!(
+        "postgres through the proxy: withdrawal (UPDATE sent -> 403) replica A {:?}, replica B {:?}",
+        denied[0], denied[1]
+    );
+    println!(
+        "withdrawal propagation through two proxies: A {:?}, B {:?}",
+        denied[0], denied[1]
+    );
+    for d in denied {
+        let d = d.expect("a replica never denied");
+        assert!(d < std::time::Duration::from_secs(1), "{d:?}");
+    }
+    a.stop().await;
+    b.stop().await;
+    db.drop().await;
+}
