@@ -213,7 +213,13 @@ async fn methods_are_per_purpose() {
 #[tokio::test]
 async fn the_same_patient_through_several_purposes() {
     let up = Upstream::json(PATIENT).await;
-    let proxy = ProxyBuilder::new(&up.url()).start().await;
+    // Marketing is opt-in: this patient granted it.
+    let mut granted = SubjectState::default();
+    granted.purposes[Purpose::Marketing.index()] = Some(true);
+    let proxy = ProxyBuilder::new(&up.url())
+        .consent(FixedConsent(vec![("10234".into(), granted)]))
+        .start()
+        .await;
     for p in ["care", "support", "marketing", "analytics"] {
         let r = get(
             &proxy.url("/api/patients/10234"),
@@ -317,12 +323,17 @@ async fn consent_and_audit_failures_fail_closed() {
 async fn other_content_is_blocked_unless_the_purpose_allows_it() {
     let up = Upstream::start(|_| Reply::with("application/pdf", b"%PDF-1.7 scan".to_vec())).await;
     let proxy = ProxyBuilder::new(&up.url()).start().await;
-    let r = get(&proxy.url("/files/scan.pdf"), &care()).await;
+    // Support may not see scans (rules/support.toml: other_content = "block").
+    let support = [("x-api-key", CALL_CENTER_KEY), ("x-purpose", "support")];
+    let r = get(&proxy.url("/files/scan.pdf"), &support).await;
     assert_eq!(
         (r.status, r.error_code().as_str()),
         (403, "blocked_by_rule")
     );
     assert!(!r.text().contains("PDF"));
+    // Care may (a doctor reads the patient's scans).
+    let r = get(&proxy.url("/files/scan.pdf"), &care()).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "%PDF-1.7 scan"));
     let up = Upstream::start(|_| Reply::with("text/plain; charset=utf-8", "note".into())).await;
     let proxy = ProxyBuilder::new(&up.url()).start().await;
     let r = get(&proxy.url("/files/note.txt"), &care()).await;
