@@ -1,4 +1,4 @@
-//! The real `zaslon` binary, as a user runs it: `check` and `demo`.
+//! The real `zaslon` binary, as a user runs it: `check`, `demo`, `audit`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -124,4 +124,73 @@ fn the_demo_answers_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "exit status {exit:?}");
+}
+
+#[test]
+fn audit_verify_and_query_from_the_command_line() {
+    use zaslon::audit::AuditEvent;
+    use zaslon::audit::chain::ChainState;
+    let tmp = tempfile::tempdir().unwrap();
+    let key = zaslon::redact::PseudonymKey::new(KEY.as_bytes());
+    let who = zaslon::audit::query::subject_pseudonym(&key, "10001");
+    let mut chain = ChainState::default();
+    let mut out = Vec::new();
+    for i in 0..5 {
+        let ev = AuditEvent {
+            time: format!("2026-11-25T08:0{i}:00.000000Z"),
+            request_id: format!("r{i}"),
+            client: "crm".into(),
+            purpose: Some("marketing".into()),
+            route: Some("/api/patients/{patient_id}".into()),
+            method: "GET".into(),
+            subjects: if i % 2 == 0 {
+                vec![who.clone()]
+            } else {
+                vec![]
+            },
+            decision: "allow".into(),
+            reason: "ok".into(),
+            ..AuditEvent::default()
+        };
+        chain.append(&ev, &mut out);
+    }
+    let good = tmp.path().join("good.jsonl");
+    std::fs::write(&good, &out).unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(BIN)
+            .args(args)
+            .env("ZASLON_PSEUDONYM_KEY", KEY)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["audit".as_ref(), "verify".as_ref(), good.as_os_str()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ok: 5 records"));
+
+    let text = String::from_utf8(out).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.remove(2);
+    let broken = tmp.path().join("broken.jsonl");
+    std::fs::write(&broken, lines.join("\n") + "\n").unwrap();
+    let o = run(&["audit".as_ref(), "verify".as_ref(), broken.as_os_str()]);
+    assert!(!o.status.success());
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("broken.jsonl:3") && said.contains("missing"),
+        "{said}"
+    );
+
+    let o = run(&[
+        "audit".as_ref(),
+        "query".as_ref(),
+        "--subject".as_ref(),
+        "10001".as_ref(),
+        "--json".as_ref(),
+        "--file".as_ref(),
+        good.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let found = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(found.lines().count(), 3, "{found}");
+    assert!(found.contains("\"request_id\":\"r4\""), "{found}");
 }
