@@ -166,6 +166,25 @@ async fn a_withdrawal_appended_to_the_journal_is_enforced_by_serve() {
         "file journal withdrawal enforced after {:?}",
         started.elapsed()
     );
+    // The consent cache's counters reach /metrics (copied every second).
+    let counter = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let started = Instant::now();
+    loop {
+        let text = admin(run.admin, "GET", "/metrics", "").await.text();
+        let misses = counter(&text, "zaslon_consent_cache_misses_total");
+        let hits = counter(&text, "zaslon_consent_cache_hits_total");
+        if misses >= 2 && hits >= 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(3), "{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     run.stop.send(()).unwrap();
 }
 
