@@ -85,6 +85,9 @@ pub struct ProxyState {
     pub metrics: Arc<Metrics>,
     /// Record-level consent per route template (routes with `records`).
     records: HashMap<String, Arc<RecordSpec>>,
+    /// `upstream_duration_seconds{route}` per route template, resolved
+    /// when the metrics are set.
+    upstream_timers: HashMap<String, prometheus::Histogram>,
     fallback: Route,
 }
 
@@ -146,6 +149,8 @@ impl ProxyState {
             None => None,
         };
         let records = record_specs(&cfg.routes)?;
+        let metrics = Arc::new(Metrics::new());
+        let upstream_timers = upstream_timers(&metrics, &cfg.routes);
         Ok(ProxyState {
             engine: RwLock::new(Arc::new(engine)),
             clients: Clients::new(cfg.clients.clone()),
@@ -156,8 +161,9 @@ impl ProxyState {
             audit,
             limits: cfg.limits,
             tls,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             records,
+            upstream_timers,
             fallback: fallback_route(),
         })
     }
@@ -165,6 +171,8 @@ impl ProxyState {
     /// Uses `metrics` (the one registry shared with consent, audit and the
     /// admin listener) instead of the state's own.
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> ProxyState {
+        let routes: Vec<Route> = self.router.routes().to_vec();
+        self.upstream_timers = upstream_timers(&metrics, &routes);
         self.metrics = metrics;
         self
     }
@@ -186,6 +194,20 @@ impl ProxyState {
             Err(poisoned) => *poisoned.into_inner() = new,
         }
     }
+}
+
+fn upstream_timers(m: &Metrics, routes: &[Route]) -> HashMap<String, prometheus::Histogram> {
+    routes
+        .iter()
+        .map(|r| r.pattern.template())
+        .chain([UNMATCHED_ROUTE])
+        .map(|t| {
+            (
+                t.to_owned(),
+                m.upstream_duration_seconds.with_label_values(&[t]),
+            )
+        })
+        .collect()
 }
 
 fn fallback_route() -> Route {
@@ -430,11 +452,14 @@ async fn serve(
         upstream.client().request(up_req),
     )
     .await;
-    state
-        .metrics
-        .upstream_duration_seconds
-        .with_label_values(&[admitted.route.pattern.template()])
-        .observe(up_started.elapsed().as_secs_f64());
+    let template = if std::ptr::eq(admitted.route, &state.fallback) {
+        UNMATCHED_ROUTE
+    } else {
+        admitted.route.pattern.template()
+    };
+    if let Some(h) = state.upstream_timers.get(template) {
+        h.observe(up_started.elapsed().as_secs_f64());
+    }
     let resp = match up_result {
         Err(_) => return Err(Deny::UpstreamTimeout),
         Ok(Err(e)) => {
