@@ -7,9 +7,10 @@
 #   benches/load.sh            # builds the release binary, installs wrk/nginx if missing
 #   DURATION=5 benches/load.sh
 #
-# The proxy runs as `zaslon bench-proxy` (= `serve` with audit events
-# dropped) until an audit sink is wired into `serve`; then switch PROXY_CMD
-# to `serve` and add an `[audit]` section to the generated config.
+# The proxy runs as `zaslon serve` with the file audit sink (group fsync)
+# and the file consent journal in a temporary directory, as in production;
+# PROXY_CMD=bench-proxy drops audit events instead (to measure the audit's
+# cost).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +21,7 @@ UP_PORT=${UP_PORT:-18081}
 ZASLON_PORT=${ZASLON_PORT:-18080}
 NGINX_PORT=${NGINX_PORT:-18082}
 SIZES=${SIZES:-"1024 16384 262144"}
-PROXY_CMD=${PROXY_CMD:-bench-proxy}
+PROXY_CMD=${PROXY_CMD:-serve}
 
 need() { command -v "$1" >/dev/null 2>&1; }
 if ! need wrk || ! { need nginx || [ -x /usr/sbin/nginx ]; }; then
@@ -67,7 +68,20 @@ purposes = ["marketing"]
 path = "/api/patients"
 records = "\$.items[*]"
 record_subject = "id"
+
+# Marketing is opt-in: the bench upstream's two patients have granted it,
+# so their records stay in the list.
+[consent]
+backend = "file"
+path = "$WORK/consent.jsonl"
+
+[audit]
+sink = "file"
+path = "$WORK/audit/zaslon.jsonl"
 TOML
+for id in 10234 10235; do
+    printf '{"subject":"%s","purpose":"marketing","granted":true,"at":"2026-11-01T10:00:00Z","source":"bench"}\n' "$id"
+done >"$WORK/consent.jsonl"
 [ -d "$ROOT/rules" ] && printf '\n[rules]\ndir = "%s/rules"\n' "$ROOT" >>"$WORK/zaslon.toml"
 
 sed -e "s#@DIR@#$WORK#g" -e "s#@LISTEN@#127.0.0.1:$NGINX_PORT#g" \

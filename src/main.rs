@@ -11,8 +11,7 @@ use clap::{Parser, Subcommand};
 
 use zaslon::audit::AuditSink;
 use zaslon::config::{Config, OsEnv};
-use zaslon::consent::{ConsentSource, NoRecords};
-use zaslon::proxy::ProxyState;
+use zaslon::proxy::assemble;
 use zaslon::redact::Engine;
 use zaslon::rules::RuleSet;
 
@@ -65,9 +64,19 @@ enum Command {
         listen: SocketAddr,
         #[arg(long, default_value = "127.0.0.1:8081")]
         upstream: SocketAddr,
+        /// The admin listener (metrics, readiness, reload).
+        #[arg(long, default_value = "127.0.0.1:9901")]
+        admin: SocketAddr,
+        /// The demo's consent journal (rewritten at start) and audit files.
+        #[arg(long, default_value = "zaslon-demo")]
+        dir: PathBuf,
     },
-    /// `serve` with the audit events counted and dropped: benchmarks only,
-    /// until an audit sink is wired in this build.
+    /// The audit: verify the hash chain, or list a subject's accesses.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// `serve` with the audit events dropped: benchmarks only.
     #[command(hide = true)]
     BenchProxy {
         #[arg(long)]
@@ -80,6 +89,40 @@ enum Command {
         listen: SocketAddr,
         #[arg(long)]
         size: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Checks the hash chain across FILEs, in order; names the first
+    /// broken, missing or reordered record.
+    Verify {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Every recorded access to one subject's data.
+    Query {
+        /// The subject (patient) id, as the MIS writes it.
+        #[arg(long)]
+        subject: String,
+        /// From this time (RFC 3339 or YYYY-MM-DD), inclusive.
+        #[arg(long)]
+        from: Option<String>,
+        /// Until this time (RFC 3339 or YYYY-MM-DD), exclusive.
+        #[arg(long)]
+        to: Option<String>,
+        /// Read the sink `[audit]` of this config names (and its key_env).
+        #[arg(long, required_unless_present = "file")]
+        config: Option<PathBuf>,
+        /// Read these audit files instead.
+        #[arg(long, num_args = 1..)]
+        file: Vec<PathBuf>,
+        /// The pseudonymization key variable when no config names one.
+        #[arg(long, default_value = "ZASLON_PSEUDONYM_KEY")]
+        key_env: String,
+        /// JSON Lines instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -102,6 +145,9 @@ fn main() -> ExitCode {
             content_type,
             key_env,
         } => redact(&rules, &purpose, &content_type, &key_env),
+        Command::Audit {
+            command: AuditCommand::Verify { files },
+        } => audit_verify(&files),
         other => {
             init_tracing();
             runtime().and_then(|rt| rt.block_on(run(other)))
@@ -126,19 +172,50 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Serve { config } => serve(&config, None).await,
+        Command::Audit {
+            command:
+                AuditCommand::Query {
+                    subject,
+                    from,
+                    to,
+                    config,
+                    file,
+                    key_env,
+                    json,
+                },
+        } => {
+            audit_query(
+                &subject,
+                from.as_deref(),
+                to.as_deref(),
+                config.as_deref(),
+                &file,
+                &key_env,
+                json,
+            )
+            .await
+        }
         Command::BenchProxy { config } => {
             tracing::warn!("bench-proxy: audit events are dropped; never use this in production");
             serve(&config, Some(Arc::new(DropSink))).await
         }
-        Command::Demo { listen, upstream } => {
-            zaslon::demo::run(
-                listen,
+        Command::Demo {
+            listen,
+            upstream,
+            admin,
+            dir,
+        } => {
+            let program = std::env::args().next().unwrap_or_else(|| "zaslon".into());
+            let opts = zaslon::demo::DemoOptions {
+                proxy: listen,
                 upstream,
-                zaslon::demo::fixture(),
-                &OsEnv,
-                zaslon::server::shutdown_signal(),
-            )
-            .await?;
+                admin,
+                dir,
+                program,
+            };
+            let demo = zaslon::demo::prepare(opts, &OsEnv).await?;
+            println!("{}", demo.instructions());
+            demo.run(zaslon::server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchUpstream { listen, size } => {
@@ -155,27 +232,11 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             .await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { .. } | Command::Redact { .. } => bail!("runs without a runtime"),
-    }
-}
-
-/// The consent source named by `[consent]`. Backends are added by the
-/// consent module; until one is wired, only an absent section (no consent
-/// records: opt-out purposes allowed, opt-in denied) starts.
-fn consent_source(section: &toml::Table) -> anyhow::Result<Arc<dyn ConsentSource>> {
-    match section.get("backend").and_then(|v| v.as_str()) {
-        None if section.is_empty() => Ok(Arc::new(NoRecords)),
-        Some(other) => bail!("[consent] backend = {other:?} is not available in this build"),
-        None => bail!("[consent] needs `backend = \"file\" | \"postgres\" | \"http\"`"),
-    }
-}
-
-/// The audit sink named by `[audit]`; refusing to start without one keeps
-/// every request recorded.
-fn audit_sink(section: &toml::Table) -> anyhow::Result<Arc<dyn AuditSink>> {
-    match section.get("sink").and_then(|v| v.as_str()) {
-        Some(other) => bail!("[audit] sink = {other:?} is not available in this build"),
-        None => bail!("[audit] needs `sink = \"file\" | \"postgres\"`"),
+        Command::Check { .. }
+        | Command::Redact { .. }
+        | Command::Audit {
+            command: AuditCommand::Verify { .. },
+        } => bail!("runs without a runtime"),
     }
 }
 
@@ -191,27 +252,92 @@ impl AuditSink for DropSink {
     }
 }
 
+/// A short version label for the config file: its SHA-256, 12 hex digits.
+fn config_version(path: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    std::fs::read(path)
+        .map(|b| hex::encode(&Sha256::digest(&b)[..6]))
+        .unwrap_or_default()
+}
+
 async fn serve(
     path: &std::path::Path,
     audit: Option<Arc<dyn AuditSink>>,
 ) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(path, &OsEnv).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let rules = match &cfg.rules_dir {
-        Some(dir) => RuleSet::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?,
-        None => RuleSet::embedded(),
+    let opts = assemble::Options {
+        config_version: config_version(path),
+        audit,
     };
-    let engine = Engine::new(Arc::new(rules), cfg.pseudonym_key.clone());
-    let consent = consent_source(&cfg.consent)?;
-    let audit = match audit {
-        Some(a) => a,
-        None => audit_sink(&cfg.audit)?,
-    };
-    let state = ProxyState::from_config(&cfg, engine, consent, audit)?;
+    let parts = assemble::assemble(&cfg, opts)
+        .await
+        .with_context(|| format!("{}: cannot start", path.display()))?;
     let listener = zaslon::server::bind(cfg.listen.address)
         .with_context(|| format!("cannot listen on {}", cfg.listen.address))?;
+    let admin = match &parts.admin {
+        Some((addr, _)) => {
+            let l = zaslon::server::bind(*addr)
+                .with_context(|| format!("cannot listen on {addr} (admin)"))?;
+            tracing::info!(address = %addr, "admin listening");
+            Some(l)
+        }
+        None => {
+            tracing::warn!("no [admin] section: no metrics, readiness, reload or invalidation");
+            None
+        }
+    };
     tracing::info!(address = %cfg.listen.address, tls = cfg.listen.tls.is_some(), "zaslon serving");
-    zaslon::server::run(listener, Arc::new(state), zaslon::server::shutdown_signal()).await?;
+    parts
+        .run(&cfg, listener, admin, zaslon::server::shutdown_signal())
+        .await?;
     tracing::info!("zaslon stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `zaslon audit verify`.
+fn audit_verify(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    match zaslon::audit::verify(files) {
+        Ok(report) => {
+            println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("broken: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `zaslon audit query`.
+async fn audit_query(
+    subject: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    config: Option<&std::path::Path>,
+    files: &[PathBuf],
+    key_env: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use zaslon::audit::query;
+    let window = query::Window::parse(from, to)?;
+    let accesses = if files.is_empty() {
+        let path = config.context("--config or --file is required")?;
+        let cfg = Config::load(path, &OsEnv).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let audit = assemble::audit_config(&cfg)?;
+        query::query(&audit, &cfg.pseudonym_key, subject, window).await?
+    } else {
+        let key = query::key_from_env(key_env)?;
+        let pseudonym = query::subject_pseudonym(&key, subject);
+        query::query_files(files, &pseudonym, window)?
+    };
+    if json {
+        for a in &accesses {
+            println!("{}", serde_json::to_string(a)?);
+        }
+    } else {
+        print!("{}", query::render(&accesses));
+    }
+    eprintln!("{} access(es)", accesses.len());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -234,6 +360,15 @@ fn check(config: Option<&std::path::Path>, rules: Option<PathBuf>) -> anyhow::Re
             );
             problems += 1;
         }
+    }
+    if let (Some(cfg), Some(path)) = (&cfg, config)
+        && let Err(e) = zaslon::proxy::record_specs(&cfg.routes)
+    {
+        println!(
+            "{}: {e}\n    fix: write records = \"$.items[*]\" and record_subject = \"id\"",
+            path.display()
+        );
+        problems += 1;
     }
     let dir = rules.or_else(|| cfg.as_ref().and_then(|c| c.rules_dir.clone()));
     if let Some(dir) = &dir

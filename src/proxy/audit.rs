@@ -6,12 +6,31 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::audit::{AuditError, AuditEvent, AuditSink};
+use crate::metrics::Metrics;
+
+/// Reasons that mean a request was refused or cut because something
+/// failed (not because the policy said no): `zaslon_fail_closed_total`.
+/// Every abort after the head is one too.
+const FAIL_CLOSED: &[&str] = &[
+    "consent_unavailable",
+    "audit_unavailable",
+    "unknown_encoding",
+    "bad_encoding",
+    "malformed_body",
+    "truncated_body",
+    "empty_body",
+    "token_too_long",
+    "nesting_too_deep",
+    "invalid_utf8",
+    "hold_back_overflow",
+];
 
 /// The event of one request and the sink it goes to.
 pub struct AuditRecord {
     sink: Arc<dyn AuditSink>,
     event: Option<AuditEvent>,
     started: Instant,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl AuditRecord {
@@ -20,7 +39,19 @@ impl AuditRecord {
             sink,
             event: Some(event),
             started: Instant::now(),
+            metrics: None,
         }
+    }
+
+    /// Counts the request in `metrics` when its event is submitted: the
+    /// counters then agree with the audit by construction.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> AuditRecord {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_deref()
     }
 
     /// Moves the open event into a new record, leaving this one empty (it
@@ -30,6 +61,7 @@ impl AuditRecord {
             sink: self.sink.clone(),
             event: self.event.take(),
             started: self.started,
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -50,12 +82,42 @@ impl AuditRecord {
         };
         ev.decision = decision.to_owned();
         ev.reason = reason.to_owned();
-        ev.duration_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let elapsed = self.started.elapsed();
+        ev.duration_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        if let Some(m) = &self.metrics {
+            count(m, &ev, elapsed.as_secs_f64());
+        }
         let r = self.sink.submit(ev);
         if let Err(e) = r {
             tracing::warn!(error = %e, "audit sink refused an event");
+            if let Some(m) = &self.metrics {
+                m.fail_closed_total
+                    .with_label_values(&["audit_unavailable"])
+                    .inc();
+            }
         }
         r
+    }
+}
+
+/// The request's metrics, from its finished event. Every label value comes
+/// from the config or a fixed list: client ids, purpose ids, route
+/// templates, decisions and reason codes.
+fn count(m: &Metrics, ev: &AuditEvent, seconds: f64) {
+    let purpose = ev.purpose.as_deref().unwrap_or("-");
+    let route = ev.route.as_deref().unwrap_or("-");
+    m.requests_total
+        .with_label_values(&[purpose, ev.client.as_str(), route, ev.decision.as_str()])
+        .inc();
+    m.request_duration_seconds
+        .with_label_values(&[purpose, route])
+        .observe(seconds);
+    m.bytes_in_total.inc_by(ev.bytes_in);
+    m.bytes_out_total.inc_by(ev.bytes_out);
+    if ev.decision == "abort" || FAIL_CLOSED.contains(&ev.reason.as_str()) {
+        m.fail_closed_total
+            .with_label_values(&[ev.reason.as_str()])
+            .inc();
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -17,7 +18,10 @@ use hyper::body::Incoming;
 
 use super::audit::AuditRecord;
 use super::codec::{Decoder, Encoder};
-use crate::redact::{BodyRedactor, RedactError};
+use crate::class::Purpose;
+use crate::consent::{BoxFuture, ConsentError, ConsentSource, SubjectState, decide};
+use crate::redact::{BodyRedactor, PseudonymKey, RecordVerdict, RedactError};
+use crate::rules::ConsentMode;
 
 /// Why a streamed body was cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -34,7 +38,21 @@ pub enum BodyAbort {
     Audit,
     #[error("the upstream body stalled")]
     Stalled,
+    #[error("the consent of a record's subject could not be looked up")]
+    Consent,
 }
+
+/// Record-level consent for a list body: where to look subjects up and
+/// how the purpose decides.
+pub struct RecordConsent {
+    pub source: Arc<dyn ConsentSource>,
+    pub mode: ConsentMode,
+    pub purpose: Purpose,
+    /// For the pseudonyms of the subjects whose records went out.
+    pub key: PseudonymKey,
+}
+
+type Lookup = BoxFuture<'static, Result<Vec<SubjectState>, ConsentError>>;
 
 impl BodyAbort {
     pub fn code(self) -> &'static str {
@@ -45,6 +63,7 @@ impl BodyAbort {
             BodyAbort::Redact(e) => e.code(),
             BodyAbort::Audit => "audit_unavailable",
             BodyAbort::Stalled => "upstream_timeout",
+            BodyAbort::Consent => "consent_unavailable",
         }
     }
 }
@@ -123,6 +142,13 @@ pub struct RedactingBody {
     redacted: Vec<u8>,
     /// Output not yet handed to hyper.
     out: Vec<u8>,
+    records: Option<RecordConsent>,
+    /// The batched consent lookup of the held-back records' subjects.
+    lookup: Option<Lookup>,
+    /// The upstream body ended (and the decoder was flushed).
+    upstream_done: bool,
+    /// Pseudonyms of the subjects whose records were disclosed.
+    record_subjects: Vec<String>,
 }
 
 /// Output is handed on once this much has gathered (or nothing more is
@@ -155,7 +181,76 @@ impl RedactingBody {
             decoded: Vec::new(),
             redacted: Vec::new(),
             out: Vec::new(),
+            records: None,
+            lookup: None,
+            upstream_done: false,
+            record_subjects: Vec::new(),
         }
+    }
+
+    /// Turns on record-level consent (the redactor was built
+    /// `with_records`).
+    pub fn with_record_consent(mut self, records: Option<RecordConsent>) -> RedactingBody {
+        self.records = records;
+        self
+    }
+
+    /// The subjects of held-back records, when a lookup must start.
+    fn start_lookup(&mut self) -> bool {
+        let (Some(rc), Some(redactor)) = (self.records.as_ref(), self.redactor.as_ref()) else {
+            return false;
+        };
+        let pending = redactor.pending_subjects();
+        if pending.is_empty() {
+            return false;
+        }
+        let subjects = pending.to_vec();
+        let source = rc.source.clone();
+        self.lookup = Some(Box::pin(async move { source.lookup(&subjects).await }));
+        true
+    }
+
+    /// Applies the looked-up states to the held-back records and redacts
+    /// on.
+    fn apply_verdicts(&mut self, states: &[SubjectState]) -> Result<(), BodyAbort> {
+        let (Some(rc), Some(redactor)) = (self.records.as_ref(), self.redactor.as_mut()) else {
+            return Ok(());
+        };
+        let pending = redactor.pending_subjects();
+        if states.len() != pending.len() {
+            return Err(BodyAbort::Consent);
+        }
+        let mut verdicts = Vec::with_capacity(states.len());
+        for (subject, state) in pending.iter().zip(states) {
+            if decide(rc.mode, rc.purpose, state).allowed() {
+                verdicts.push(RecordVerdict::Keep);
+                self.record_subjects.push(crate::redact::pseudo::pseudonym(
+                    &rc.key,
+                    "subject",
+                    subject.as_bytes(),
+                ));
+            } else {
+                verdicts.push(RecordVerdict::Drop);
+            }
+        }
+        let sink = if self.encoder.is_some() {
+            &mut self.redacted
+        } else {
+            &mut self.out
+        };
+        redactor
+            .resolve(&verdicts, sink)
+            .map_err(BodyAbort::Redact)?;
+        self.encode_redacted()
+    }
+
+    fn encode_redacted(&mut self) -> Result<(), BodyAbort> {
+        if let Some(e) = self.encoder.as_mut() {
+            e.write(&self.redacted, &mut self.out)
+                .map_err(|_| BodyAbort::Encode)?;
+            self.redacted.clear();
+        }
+        Ok(())
     }
 
     /// Whether the body is the upstream's bytes unchanged.
@@ -235,12 +330,27 @@ impl RedactingBody {
         sink.reserve(plain.len() + plain.len() / 8);
         redactor.feed(plain, sink).map_err(BodyAbort::Redact)?;
         self.decoded.clear();
-        if let Some(e) = self.encoder.as_mut() {
-            e.write(&self.redacted, &mut self.out)
-                .map_err(|_| BodyAbort::Encode)?;
-            self.redacted.clear();
-        }
-        Ok(())
+        self.encode_redacted()
+    }
+
+    /// The upstream ended: flushes the decoder into the redactor (which may
+    /// hold records back for a lookup before `finish`).
+    fn drain_decoder(&mut self) -> Result<(), BodyAbort> {
+        self.upstream_done = true;
+        let (Some(redactor), Some(d)) = (self.redactor.as_mut(), self.decoder.as_mut()) else {
+            return Ok(());
+        };
+        let sink = if self.encoder.is_some() {
+            &mut self.redacted
+        } else {
+            &mut self.out
+        };
+        d.finish(&mut self.decoded).map_err(|_| BodyAbort::Decode)?;
+        redactor
+            .feed(&self.decoded, sink)
+            .map_err(BodyAbort::Redact)?;
+        self.decoded.clear();
+        self.encode_redacted()
     }
 
     /// Ends the body: flushes the decoder, the redactor and the encoder
@@ -254,13 +364,6 @@ impl RedactingBody {
         } else {
             &mut self.out
         };
-        if let Some(d) = self.decoder.as_mut() {
-            d.finish(&mut self.decoded).map_err(|_| BodyAbort::Decode)?;
-            redactor
-                .feed(&self.decoded, sink)
-                .map_err(BodyAbort::Redact)?;
-            self.decoded.clear();
-        }
         redactor.finish(sink).map_err(BodyAbort::Redact)?;
         if let Some(e) = self.encoder.as_mut() {
             e.write(&self.redacted, &mut self.out)
@@ -280,12 +383,17 @@ impl RedactingBody {
     fn fill_audit(&mut self) {
         let (bytes_in, bytes_out) = (self.bytes_in, self.bytes_out);
         let stats = self.redactor.as_ref().map(|r| r.stats().clone());
+        if let (Some(s), Some(m)) = (&stats, self.audit.metrics()) {
+            m.count_fields(s);
+        }
+        let subjects = std::mem::take(&mut self.record_subjects);
         if let Some(ev) = self.audit.event() {
             if let Some(s) = &stats {
                 ev.set_counts(s);
             }
             ev.bytes_in = bytes_in;
             ev.bytes_out = bytes_out;
+            ev.subjects.extend(subjects);
         }
     }
 
@@ -370,6 +478,32 @@ impl RedactingBody {
             }
         }
         loop {
+            if let Some(lookup) = self.lookup.as_mut() {
+                match lookup.as_mut().poll(cx) {
+                    Poll::Pending if self.out.is_empty() => return Poll::Pending,
+                    Poll::Pending => return Poll::Ready(Some(Ok(self.take_out()))),
+                    Poll::Ready(r) => {
+                        self.lookup = None;
+                        let applied = match r {
+                            Ok(states) => self.apply_verdicts(&states),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "record consent lookup failed");
+                                Err(BodyAbort::Consent)
+                            }
+                        };
+                        if let Err(e) = applied {
+                            return Poll::Ready(Some(Err(self.fail(e))));
+                        }
+                        continue;
+                    }
+                }
+            }
+            if self.start_lookup() {
+                continue;
+            }
+            if self.upstream_done {
+                return Poll::Ready(self.end());
+            }
             match self.poll_upstream(cx) {
                 Poll::Pending if self.out.is_empty() => return Poll::Pending,
                 Poll::Pending => return Poll::Ready(Some(Ok(self.take_out()))),
@@ -387,7 +521,11 @@ impl RedactingBody {
                     }
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(self.fail(e)))),
-                Poll::Ready(None) => return Poll::Ready(self.end()),
+                Poll::Ready(None) => {
+                    if let Err(e) = self.drain_decoder() {
+                        return Poll::Ready(Some(Err(self.fail(e))));
+                    }
+                }
             }
         }
     }

@@ -9,8 +9,10 @@
 //! Every refusal happens before the upstream is called, and every request
 //! leaves exactly one audit event ([`audit::AuditRecord`]).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, Version};
@@ -21,8 +23,10 @@ use crate::audit::{AuditEvent, AuditSink};
 use crate::class::Purpose;
 use crate::config::{Config, Limits, Unmatched};
 use crate::consent::{ConsentDecision, ConsentError, ConsentSource, decide};
-use crate::redact::{ContentKind, Engine, RedactError};
+use crate::metrics::Metrics;
+use crate::redact::{ContentKind, Engine, RecordSpec, RedactError};
 
+pub mod assemble;
 pub mod audit;
 pub mod body;
 pub mod client;
@@ -65,7 +69,8 @@ const UNMATCHED_ROUTE: &str = "(unmatched)";
 
 /// Everything a request needs; shared by all connections.
 pub struct ProxyState {
-    pub engine: Engine,
+    /// Swapped whole by a reload; each request takes one snapshot.
+    engine: RwLock<Arc<Engine>>,
     pub clients: Clients,
     pub router: Router,
     /// The default upstream first.
@@ -76,6 +81,13 @@ pub struct ProxyState {
     pub limits: Limits,
     /// TLS for the listener; `None` serves plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Registered once; the proxy, consent and audit share it.
+    pub metrics: Arc<Metrics>,
+    /// Record-level consent per route template (routes with `records`).
+    records: HashMap<String, Arc<RecordSpec>>,
+    /// `upstream_duration_seconds{route}` per route template, resolved
+    /// when the metrics are set.
+    upstream_timers: HashMap<String, prometheus::Histogram>,
     fallback: Route,
 }
 
@@ -86,6 +98,36 @@ pub enum BuildError {
     Upstream(#[from] UpstreamBuildError),
     #[error(transparent)]
     Tls(#[from] crate::server::TlsError),
+    #[error("route {route}: {message}")]
+    Records { route: String, message: String },
+}
+
+/// The record specs of every route with `records`, or the first error.
+pub fn record_specs(routes: &[Route]) -> Result<HashMap<String, Arc<RecordSpec>>, BuildError> {
+    let mut out = HashMap::new();
+    for r in routes {
+        let template = r.pattern.template().to_owned();
+        match (&r.records, &r.record_subject) {
+            (None, None) => {}
+            (Some(records), Some(subject)) => {
+                let spec =
+                    RecordSpec::parse(records, subject).map_err(|message| BuildError::Records {
+                        route: template.clone(),
+                        message,
+                    })?;
+                out.insert(template, Arc::new(spec));
+            }
+            _ => {
+                return Err(BuildError::Records {
+                    route: template,
+                    message: "`records` and `record_subject` go together, e.g. \
+                              records = \"$.items[*]\", record_subject = \"id\""
+                        .into(),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl ProxyState {
@@ -106,8 +148,11 @@ impl ProxyState {
             Some(files) => Some(crate::server::tls_config(files)?),
             None => None,
         };
+        let records = record_specs(&cfg.routes)?;
+        let metrics = Arc::new(Metrics::new());
+        let upstream_timers = upstream_timers(&metrics, &cfg.routes);
         Ok(ProxyState {
-            engine,
+            engine: RwLock::new(Arc::new(engine)),
             clients: Clients::new(cfg.clients.clone()),
             router: Router::new(cfg.routes.clone()),
             upstreams,
@@ -116,9 +161,53 @@ impl ProxyState {
             audit,
             limits: cfg.limits,
             tls,
+            metrics,
+            records,
+            upstream_timers,
             fallback: fallback_route(),
         })
     }
+
+    /// Uses `metrics` (the one registry shared with consent, audit and the
+    /// admin listener) instead of the state's own.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> ProxyState {
+        let routes: Vec<Route> = self.router.routes().to_vec();
+        self.upstream_timers = upstream_timers(&metrics, &routes);
+        self.metrics = metrics;
+        self
+    }
+
+    /// The engine now; a request keeps the one it started with.
+    pub fn engine(&self) -> Arc<Engine> {
+        match self.engine.read() {
+            Ok(e) => e.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the engine (a rules reload); requests in flight finish
+    /// with the old one.
+    pub fn swap_engine(&self, engine: Engine) {
+        let new = Arc::new(engine);
+        match self.engine.write() {
+            Ok(mut e) => *e = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+}
+
+fn upstream_timers(m: &Metrics, routes: &[Route]) -> HashMap<String, prometheus::Histogram> {
+    routes
+        .iter()
+        .map(|r| r.pattern.template())
+        .chain([UNMATCHED_ROUTE])
+        .map(|t| {
+            (
+                t.to_owned(),
+                m.upstream_duration_seconds.with_label_values(&[t]),
+            )
+        })
+        .collect()
 }
 
 fn fallback_route() -> Route {
@@ -167,16 +256,18 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let request_id = request_id::from_headers(req.headers());
+    let engine = state.engine();
     let mut event = AuditEvent {
         time: audit::now_rfc3339(),
         request_id: request_id.clone(),
         method: req.method().as_str().to_owned(),
-        rules_version: state.engine.rules().version().to_owned(),
+        rules_version: engine.rules().version().to_owned(),
         ..AuditEvent::default()
     };
     event.client = "-".into();
-    let mut record = AuditRecord::new(state.audit.clone(), event);
-    match serve(state, conn, req, &request_id, &mut record).await {
+    let mut record =
+        AuditRecord::new(state.audit.clone(), event).with_metrics(state.metrics.clone());
+    match serve(state, &engine, conn, req, &request_id, &mut record).await {
         Ok(resp) => resp,
         Err(deny) => {
             let _ = record.submit("deny", deny.code());
@@ -269,6 +360,7 @@ fn valid_actor(v: &HeaderValue) -> Option<String> {
 
 async fn consent_check(
     state: &ProxyState,
+    engine: &Engine,
     purpose: Purpose,
     subject: &str,
     record: &mut AuditRecord,
@@ -283,7 +375,7 @@ async fn consent_check(
             Deny::ConsentUnavailable
         })?;
     let s = states.first().ok_or(Deny::ConsentUnavailable)?;
-    let mode = state.engine.rules().purpose(purpose).consent;
+    let mode = engine.rules().purpose(purpose).consent;
     let decision = decide(mode, purpose, s);
     if let Some(ev) = record.event() {
         ev.consent = Some(decision.code().to_owned());
@@ -298,6 +390,7 @@ async fn consent_check(
 
 async fn serve(
     state: &ProxyState,
+    engine: &Arc<Engine>,
     conn: &ConnInfo,
     req: Request<Incoming>,
     request_id: &str,
@@ -315,12 +408,12 @@ async fn serve(
     if let Some(s) = &subject {
         if let Some(ev) = record.event() {
             ev.subjects = vec![crate::redact::pseudo::pseudonym(
-                state.engine.key(),
+                engine.key(),
                 "subject",
                 s.as_bytes(),
             )];
         }
-        consent_check(state, purpose, s, record).await?;
+        consent_check(state, engine, purpose, s, record).await?;
     }
     if !record.sink_ready() {
         return Err(Deny::AuditUnavailable);
@@ -353,12 +446,21 @@ async fn serve(
     };
     let up_req = upstream_request(state, conn, req, upstream, &admitted.path, &own)?;
 
-    let resp = match tokio::time::timeout(
+    let up_started = Instant::now();
+    let up_result = tokio::time::timeout(
         state.limits.upstream_timeout,
         upstream.client().request(up_req),
     )
-    .await
-    {
+    .await;
+    let template = if std::ptr::eq(admitted.route, &state.fallback) {
+        UNMATCHED_ROUTE
+    } else {
+        admitted.route.pattern.template()
+    };
+    if let Some(h) = state.upstream_timers.get(template) {
+        h.observe(up_started.elapsed().as_secs_f64());
+    }
+    let resp = match up_result {
         Err(_) => return Err(Deny::UpstreamTimeout),
         Ok(Err(e)) => {
             tracing::warn!(upstream = %upstream.name, error = %e, "upstream request failed");
@@ -369,7 +471,28 @@ async fn serve(
     if let Some(ev) = record.event() {
         ev.upstream_status = Some(resp.status().as_u16());
     }
-    respond(state, purpose, resp, is_head, accepted, request_id, record).await
+    let records = state
+        .records
+        .get(admitted.route.pattern.template())
+        .cloned();
+    let reply = Reply {
+        purpose,
+        is_head,
+        accepted,
+        request_id,
+        records,
+    };
+    respond(state, engine, resp, reply, record).await
+}
+
+/// What `respond` needs to know of the request.
+struct Reply<'r> {
+    purpose: Purpose,
+    is_head: bool,
+    accepted: Accepted,
+    request_id: &'r str,
+    /// Record-level consent for this route's list bodies.
+    records: Option<Arc<RecordSpec>>,
 }
 
 /// The headers the proxy sets on the upstream request.
@@ -480,13 +603,18 @@ const BODY_HEADERS: [HeaderName; 3] = [header::CONTENT_LENGTH, header::ETAG, hea
 
 async fn respond(
     state: &ProxyState,
-    purpose: Purpose,
+    engine: &Arc<Engine>,
     resp: Response<Incoming>,
-    is_head: bool,
-    accepted: Accepted,
-    request_id: &str,
+    reply: Reply<'_>,
     record: &mut AuditRecord,
 ) -> Result<Response<ProxyBody>, Deny> {
+    let Reply {
+        purpose,
+        is_head,
+        accepted,
+        request_id,
+        records,
+    } = reply;
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     if let Ok(v) = HeaderValue::from_str(request_id) {
@@ -506,8 +634,21 @@ async fn respond(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map_or(ContentKind::Other, ContentKind::from_content_type);
-    let rules = state.engine.rules().purpose(purpose);
-    let redactor = state.engine.redactor(purpose, kind);
+    let rules = engine.rules().purpose(purpose);
+    let redactor = engine.redactor(purpose, kind);
+    let consent_mode = rules.consent;
+    let (redactor, record_consent) = match (redactor, records) {
+        (Some(r), Some(spec)) if kind == ContentKind::Json => (
+            Some(r.with_records(spec)),
+            Some(body::RecordConsent {
+                source: state.consent.clone(),
+                mode: consent_mode,
+                purpose,
+                key: engine.key().clone(),
+            }),
+        ),
+        (r, _) => (r, None),
+    };
     if redactor.is_none() && !rules.allow_other_content && !no_body {
         return Err(Deny::BlockedByRule);
     }
@@ -554,7 +695,8 @@ async fn respond(
         encoder,
         record.take(),
         state.limits.upstream_timeout,
-    );
+    )
+    .with_record_consent(record_consent);
     if let Err(e) = stream.prefetch(PREFETCH_LIMIT).await {
         // Nothing was sent yet: answer with an error; `handle` audits it.
         *record = stream.into_audit();
@@ -563,6 +705,7 @@ async fn respond(
             BodyAbort::Redact(r) => Deny::Redact(r),
             BodyAbort::Decode => Deny::BadEncoding,
             BodyAbort::Audit => Deny::AuditUnavailable,
+            BodyAbort::Consent => Deny::ConsentUnavailable,
             BodyAbort::Stalled => Deny::UpstreamTimeout,
             BodyAbort::Upstream | BodyAbort::Encode => Deny::UpstreamUnavailable,
         };

@@ -269,6 +269,10 @@ impl Router {
         Router { routes }
     }
 
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
     pub fn find(&self, path: &NormalPath) -> Option<&Route> {
         let mut best: Option<&Route> = None;
         for r in &self.routes {

@@ -695,3 +695,57 @@ pub fn temp_pem(name: &str, pem: &str) -> std::path::PathBuf {
     std::fs::write(&path, pem).unwrap();
     path
 }
+
+// ------------------------------------------------- the proxy as `serve` runs it
+
+/// A proxy built by `proxy::assemble` (the consent and audit the config
+/// names, one metrics registry), as `zaslon serve` builds it.
+pub struct Served {
+    pub addr: SocketAddr,
+    pub metrics: Arc<zaslon::metrics::Metrics>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Served {
+    pub async fn start(config: &str) -> Served {
+        let env = HashMap::from([("ZASLON_PSEUDONYM_KEY", PSEUDONYM_KEY)]);
+        let cfg = Config::parse(config, "test.toml", &env).unwrap_or_else(|e| panic!("{e}"));
+        let parts =
+            zaslon::proxy::assemble::assemble(&cfg, zaslon::proxy::assemble::Options::default())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        let metrics = parts.metrics.clone();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            parts
+                .run(&cfg, listener, None, async move {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Served {
+            addr,
+            metrics,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops serving and waits until every part is dropped (the audit
+    /// sink flushes when it is).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+    }
+}
