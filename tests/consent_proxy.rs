@@ -54,7 +54,6 @@ fn ids(r: &Got) -> Vec<String> {
 }
 
 #[tokio::test]
-#[ignore = "needs the engine to hold records back (pending_subjects is always empty until it lands); run with --ignored"]
 async fn every_tenth_patient_withdrew_marketing_and_is_absent_only_there() {
     let body = Arc::new(page());
     let b = body.clone();
@@ -86,7 +85,6 @@ async fn every_tenth_patient_withdrew_marketing_and_is_absent_only_there() {
 }
 
 #[tokio::test]
-#[ignore = "needs the engine to hold records back (pending_subjects is always empty until it lands); run with --ignored"]
 async fn a_consent_backend_down_aborts_a_list_response() {
     let up =
         Upstream::start(|_| Reply::json(r#"{"items":[{"id":"10001","surname":"Петрова"}]}"#)).await;

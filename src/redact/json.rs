@@ -774,6 +774,9 @@ impl JsonRedactor {
         }
         let (key, _) = self.value_key();
         self.seen_value = true;
+        // Inside a capture nothing reaches the output, so the open member
+        // (a held record's, say) is left as it is.
+        let was_capturing = self.capture.is_some();
         let rec = self.rec_pos(obj);
         let on_records = self.frames.last().is_some_and(|f| f.rec == RECORDS);
         let mut sib = None;
@@ -820,7 +823,7 @@ impl JsonRedactor {
                 t.armed = false;
             }
         }
-        if !held_record {
+        if !held_record && !was_capturing {
             if let Some(f) = self.frames.last_mut() {
                 f.emitted_any = true;
             }
@@ -875,12 +878,11 @@ impl JsonRedactor {
             _ => return Err(RedactError::Malformed(self.base + i as u64)),
         }
         let in_record = self.capture.as_ref().is_some_and(|c| c.record.is_some());
-        if !in_record
-            || self
-                .capture
-                .as_ref()
-                .is_some_and(|c| c.depth != self.frames.len())
-        {
+        let ends_sibling = self
+            .capture
+            .as_ref()
+            .is_some_and(|c| c.record.is_none() && c.depth == self.frames.len());
+        if self.capture.is_none() || ends_sibling {
             self.member_open = false;
         }
         self.pass(src, i, i + 1)?;

@@ -168,3 +168,35 @@ fn a_record_past_the_bound_fails_closed() {
     });
     assert!(matches!(r, Err(RedactError::HoldBackOverflow(_))), "{r:?}");
 }
+
+#[test]
+fn records_with_nested_objects_across_chunk_boundaries() {
+    let mut doc = String::from("{\"items\":[");
+    for i in 0..50 {
+        if i > 0 {
+            doc.push(',');
+        }
+        doc.push_str(&format!(
+            "{{\"name\":{{\"family\":\"Иванов\",\"given\":[\"Иван\"]}},\"contacts\":[{{\"type\":\"email\",\"value\":\"p{i}@example.test\"}}],\"id\":\"{}\"}}",
+            10000 + i
+        ));
+    }
+    doc.push_str("]}");
+    let spec = RecordSpec::parse("$.items[*]", "id").unwrap();
+    let verdict = |s: &str| {
+        if s.ends_with('3') {
+            RecordVerdict::Drop
+        } else {
+            RecordVerdict::Keep
+        }
+    };
+    let (whole, _) =
+        redact_records(Purpose::Care, doc.as_bytes(), 1 << 20, &spec, verdict).unwrap();
+    for chunk in [1, 5, 17, 64, 333] {
+        let (out, _) =
+            redact_records(Purpose::Care, doc.as_bytes(), chunk, &spec, verdict).unwrap();
+        assert_eq!(out, whole, "chunk {chunk}");
+    }
+    let v: serde_json::Value = serde_json::from_str(&whole).unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 45);
+}
