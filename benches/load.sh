@@ -27,6 +27,7 @@ need() { command -v "$1" >/dev/null 2>&1; }
 if ! need wrk || ! { need nginx || [ -x /usr/sbin/nginx ]; }; then
     echo "installing wrk and nginx from Debian's packages" >&2
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq >/dev/null || true
     $SUDO apt-get install -y --no-install-recommends wrk nginx-light >/dev/null \
         || $SUDO apt-get install -y --no-install-recommends wrk nginx >/dev/null
 fi
