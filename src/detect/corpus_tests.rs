@@ -305,7 +305,7 @@ fn corpus_samples() {
 /// A generated corpus in `$ZASLON_CORPUS_DIR` (same file naming as the
 /// samples): `cargo test corpus_generated -- --ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "needs a generated corpus in $ZASLON_CORPUS_DIR (tens of MB); run by hand"]
 fn corpus_generated() {
     let dir = std::env::var("ZASLON_CORPUS_DIR").expect("ZASLON_CORPUS_DIR");
     let tally = run_corpus(Path::new(&dir)).expect("no corpus files");
@@ -373,7 +373,7 @@ fn cpu_ns() -> u64 {
 /// (`$ZASLON_CORPUS_DIR`, else the samples):
 /// `cargo test --release --lib detect_throughput -- --ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "a measurement tool for development, not a test; figures come from cargo bench"]
 fn detect_throughput() {
     let dir = std::env::var("ZASLON_CORPUS_DIR")
         .map(PathBuf::from)
