@@ -43,7 +43,16 @@ fn flush(cur: &mut String, out: &mut Vec<String>) {
 /// A simple Cyrillic-to-Latin transliteration; what matters is that rules
 /// and keys go through the same one.
 fn transliterate(c: char, out: &mut String) {
-    let s = match c {
+    match latin(c) {
+        Some(s) => out.push_str(s),
+        None => out.push(c),
+    }
+}
+
+/// The Latin spelling of a lower-case Cyrillic letter (`None` for any other
+/// character). The synthetic generator spells e-mail addresses with it too.
+pub fn latin(c: char) -> Option<&'static str> {
+    Some(match c {
         'а' => "a",
         'б' => "b",
         'в' => "v",
@@ -73,12 +82,8 @@ fn transliterate(c: char, out: &mut String) {
         'ъ' | 'ь' => "",
         'ю' => "yu",
         'я' => "ya",
-        _ => {
-            out.push(c);
-            return;
-        }
-    };
-    out.push_str(s);
+        _ => return None,
+    })
 }
 
 /// The words of a key as one string joined by `_`, for map lookups.

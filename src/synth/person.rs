@@ -80,42 +80,10 @@ fn dative(surname: &str, male: bool) -> String {
 }
 
 pub(crate) fn translit(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars().flat_map(char::to_lowercase) {
-        out.push_str(match c {
-            'а' => "a",
-            'б' => "b",
-            'в' => "v",
-            'г' => "g",
-            'д' => "d",
-            'е' | 'ё' | 'э' => "e",
-            'ж' => "zh",
-            'з' => "z",
-            'и' => "i",
-            'й' | 'ы' => "y",
-            'к' => "k",
-            'л' => "l",
-            'м' => "m",
-            'н' => "n",
-            'о' => "o",
-            'п' => "p",
-            'р' => "r",
-            'с' => "s",
-            'т' => "t",
-            'у' => "u",
-            'ф' => "f",
-            'х' => "kh",
-            'ц' => "ts",
-            'ч' => "ch",
-            'ш' => "sh",
-            'щ' => "shch",
-            'ю' => "yu",
-            'я' => "ya",
-            'ъ' | 'ь' => "",
-            _ => "",
-        });
-    }
-    out
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .filter_map(crate::rules::keys::latin)
+        .collect()
 }
 
 pub(crate) fn iso((y, m, d): (u64, u64, u64)) -> String {
