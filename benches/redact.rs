@@ -86,6 +86,43 @@ fn throughput(c: &mut Criterion) {
     g.finish();
 }
 
+/// A list response with record-level consent: every record is held back
+/// until its subject's verdict (all kept here), then redacted.
+fn records(c: &mut Criterion) {
+    let doc = page_json(Kind::Patients, 7, 1 << 20).into_bytes();
+    let spec =
+        std::sync::Arc::new(zaslon::redact::RecordSpec::parse("$.items[*]", "id").expect("valid"));
+    let full = engine(false);
+    let mut out = Vec::new();
+    let mut g = c.benchmark_group("records");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(doc.len() as u64));
+    g.bench_function("detectors/marketing/1MiB/held", |b| {
+        b.iter(|| {
+            let mut r = full
+                .redactor(Purpose::Marketing, ContentKind::Json)
+                .expect("json")
+                .with_records(spec.clone());
+            out.clear();
+            let keep = |r: &mut zaslon::redact::BodyRedactor, out: &mut Vec<u8>| {
+                while !r.pending_subjects().is_empty() {
+                    let v = vec![zaslon::redact::RecordVerdict::Keep; r.pending_subjects().len()];
+                    r.resolve(&v, out).expect("verdicts");
+                }
+            };
+            for ch in doc.chunks(64 << 10) {
+                r.feed(ch, &mut out).expect("valid");
+                keep(&mut r, &mut out);
+            }
+            r.finish(&mut out).expect("whole");
+        })
+    });
+    g.bench_function("detectors/marketing/1MiB/plain", |b| {
+        b.iter(|| redact(&full, Purpose::Marketing, &doc, 64 << 10, &mut out))
+    });
+    g.finish();
+}
+
 fn chunk_sizes(c: &mut Criterion) {
     let doc = page_json(Kind::Mixed, 7, 64 << 10).into_bytes();
     let full = engine(false);
@@ -103,5 +140,5 @@ fn chunk_sizes(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, throughput, chunk_sizes);
+criterion_group!(benches, throughput, records, chunk_sizes);
 criterion_main!(benches);

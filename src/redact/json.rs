@@ -957,6 +957,21 @@ impl JsonRedactor {
 
     fn key(&mut self, src: &mut Src<'_>, s: usize, e: usize) -> Result<(), RedactError> {
         let raw = &src.inp[s + 1..e - 1];
+        // A held record needs no key infos: it is classified on replay; only
+        // its subject path is followed, by the raw key.
+        if let (Some(c), Some(spec)) = (&mut self.capture, &self.records) {
+            if let Some(t) = &mut c.record {
+                let depth = self.frames.len();
+                t.armed = depth == c.depth + 1 + t.matched
+                    && spec
+                        .subject
+                        .get(t.matched)
+                        .is_some_and(|k| k.as_bytes() == raw);
+                self.pass(src, s, e)?;
+                self.state = St::Colon;
+                return Ok(());
+            }
+        }
         let info = match self.local_keys.get(raw) {
             Some((k, _)) => k,
             None => {
