@@ -15,6 +15,12 @@ use zaslon::proxy::assemble;
 use zaslon::redact::Engine;
 use zaslon::rules::RuleSet;
 
+/// Under load glibc's malloc made request threads wait on each other's arena
+/// locks (a buffer allocated on one worker and freed on another: futex waits
+/// per request under `serve`); mimalloc keeps a heap per thread.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "zaslon",
