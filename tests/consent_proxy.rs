@@ -84,6 +84,36 @@ async fn every_tenth_patient_withdrew_marketing_and_is_absent_only_there() {
     proxy.stop().await.unwrap();
 }
 
+/// Through the consent cache: the first page is decided by batched
+/// lookups (every record held back), the second from the warm cache (each
+/// record streams as soon as its id is read). Both serve exactly the
+/// granted records, and both audit exactly their subjects, in page order.
+#[tokio::test]
+async fn a_warm_consent_cache_streams_records_with_the_same_result() {
+    use zaslon::consent::{CacheSettings, ConsentCache};
+    let body = Arc::new(page());
+    let b = body.clone();
+    let up = Upstream::start(move |_| Reply::json(&b)).await;
+    let cache = ConsentCache::new(Arc::new(consent()), CacheSettings::default());
+    let proxy = ProxyBuilder::new(&up.url()).consent(cache).start().await;
+    let url = proxy.url("/api/patients");
+    let kept: Vec<String> = (0..PATIENTS).filter(|i| i % 10 != 0).map(id).collect();
+    let key = zaslon::redact::PseudonymKey::new(PSEUDONYM_KEY.as_bytes());
+    let audited: Vec<String> = kept
+        .iter()
+        .map(|s| zaslon::redact::pseudo::pseudonym(&key, "subject", s.as_bytes()))
+        .collect();
+    for round in 1..=2 {
+        let mk = get(&url, &[("x-api-key", ALL_KEY), ("x-purpose", "marketing")]).await;
+        assert_eq!(mk.status, 200, "round {round}");
+        assert_eq!(ids(&mk), kept, "round {round}");
+        let events = proxy.wait_events(round).await;
+        assert_eq!(events.len(), round);
+        assert_eq!(events[round - 1].subjects, audited, "round {round}");
+    }
+    proxy.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_consent_backend_down_aborts_a_list_response() {
     let up =

@@ -355,6 +355,10 @@ impl ConsentSource for ConsentCache {
     ) -> BoxFuture<'a, Result<Vec<SubjectState>, ConsentError>> {
         Box::pin(Inner::lookup(&self.inner, subjects))
     }
+
+    fn cached(&self, subject: &str) -> Option<SubjectState> {
+        self.try_cached(subject)
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

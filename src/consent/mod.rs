@@ -120,6 +120,14 @@ pub trait ConsentSource: Send + Sync + 'static {
         &'a self,
         subjects: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<SubjectState>, ConsentError>>;
+
+    /// The subject's state when it is at hand without waiting (a fresh
+    /// cache entry), with the same freshness rules as `lookup`; `None`
+    /// means "ask `lookup`". Lets list records stream instead of waiting
+    /// for a batched lookup.
+    fn cached(&self, _subject: &str) -> Option<SubjectState> {
+        None
+    }
 }
 
 /// A source that has no records: every opt-out purpose is allowed, every
@@ -133,6 +141,10 @@ impl ConsentSource for NoRecords {
         subjects: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<SubjectState>, ConsentError>> {
         Box::pin(async move { Ok(vec![SubjectState::default(); subjects.len()]) })
+    }
+
+    fn cached(&self, _subject: &str) -> Option<SubjectState> {
+        Some(SubjectState::default())
     }
 }
 

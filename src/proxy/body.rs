@@ -216,6 +216,14 @@ impl RedactingBody {
         let (Some(rc), Some(redactor)) = (self.records.as_ref(), self.redactor.as_mut()) else {
             return Ok(());
         };
+        // Records released at once came before these, in document order.
+        for subject in redactor.take_released() {
+            self.record_subjects.push(crate::redact::pseudo::pseudonym(
+                &rc.key,
+                "subject",
+                subject.as_bytes(),
+            ));
+        }
         let pending = redactor.pending_subjects();
         if states.len() != pending.len() {
             return Err(BodyAbort::Consent);
@@ -381,6 +389,15 @@ impl RedactingBody {
     }
 
     fn fill_audit(&mut self) {
+        if let (Some(rc), Some(redactor)) = (self.records.as_ref(), self.redactor.as_mut()) {
+            for subject in redactor.take_released() {
+                self.record_subjects.push(crate::redact::pseudo::pseudonym(
+                    &rc.key,
+                    "subject",
+                    subject.as_bytes(),
+                ));
+            }
+        }
         let (bytes_in, bytes_out) = (self.bytes_in, self.bytes_out);
         let stats = self.redactor.as_ref().map(|r| r.stats().clone());
         if let (Some(s), Some(m)) = (&stats, self.audit.metrics()) {

@@ -358,6 +358,26 @@ fn valid_actor(v: &HeaderValue) -> Option<String> {
     ok.then(|| s.to_owned())
 }
 
+/// A list record's verdict from a cached consent state, so that the record
+/// streams instead of waiting for the page's batched lookup. The same
+/// decision as the batched path (`body::RedactingBody`): a subject not in
+/// the cache is left to that path.
+fn record_oracle(
+    source: &Arc<dyn ConsentSource>,
+    mode: crate::rules::ConsentMode,
+    purpose: Purpose,
+) -> crate::redact::RecordOracle {
+    let source = Arc::clone(source);
+    Box::new(move |subject| {
+        let state = source.cached(subject)?;
+        Some(if decide(mode, purpose, &state).allowed() {
+            crate::redact::RecordVerdict::Keep
+        } else {
+            crate::redact::RecordVerdict::Drop
+        })
+    })
+}
+
 async fn consent_check(
     state: &ProxyState,
     engine: &Engine,
@@ -639,7 +659,11 @@ async fn respond(
     let consent_mode = rules.consent;
     let (redactor, record_consent) = match (redactor, records) {
         (Some(r), Some(spec)) if kind == ContentKind::Json => (
-            Some(r.with_records(spec)),
+            Some(r.with_records(spec).with_record_oracle(record_oracle(
+                &state.consent,
+                consent_mode,
+                purpose,
+            ))),
             Some(body::RecordConsent {
                 source: state.consent.clone(),
                 mode: consent_mode,

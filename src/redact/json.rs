@@ -87,6 +87,8 @@ struct Capture {
     disc_next: bool,
     /// Set when the captured object is a record of a list response.
     record: Option<SubjectTrack>,
+    /// The oracle dropped the record: at its end it goes without waiting.
+    drop_now: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -134,6 +136,11 @@ pub struct JsonRedactor {
     hold_state: St,
     /// The next record object opened is a replay: do not hold it again.
     replay_record: bool,
+    /// Answers a record's verdict at once when it can (a cached consent
+    /// state): a record kept that way streams instead of being held.
+    oracle: Option<super::RecordOracle>,
+    /// Subjects of the records that streamed on the oracle's `Keep`.
+    released: Vec<String>,
     /// Frames deeper than this belong to a record whose personal fields
     /// are all removed.
     strip_above: Option<usize>,
@@ -205,6 +212,8 @@ impl JsonRedactor {
             rest: Vec::new(),
             hold_state: St::Value,
             replay_record: false,
+            oracle: None,
+            released: Vec::new(),
             strip_above: None,
             stats: RedactStats::default(),
         }
@@ -321,6 +330,14 @@ impl JsonRedactor {
         &self.pending_subjects
     }
 
+    pub fn set_oracle(&mut self, oracle: super::RecordOracle) {
+        self.oracle = Some(oracle);
+    }
+
+    pub fn take_released(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.released)
+    }
+
     pub fn resolve(
         &mut self,
         verdicts: &[super::RecordVerdict],
@@ -367,6 +384,53 @@ impl JsonRedactor {
         self.base = base;
         self.feed_inner(&rest, out)?;
         self.end_feed(out, out_start)
+    }
+
+    /// A record whose subject was just found, when the oracle knows its
+    /// verdict and no record before it is held (order stays). Kept: what
+    /// was captured of it is replayed now and the rest of it streams.
+    /// Dropped: it is captured to its end and dropped there.
+    fn release_early(&mut self, out: &mut Vec<u8>) -> Result<(), RedactError> {
+        if !self.held.is_empty() {
+            return Ok(());
+        }
+        let (Some(oracle), Some(subject)) = (
+            &self.oracle,
+            self.capture
+                .as_ref()
+                .and_then(|c| c.record.as_ref())
+                .and_then(|t| t.found.as_deref()),
+        ) else {
+            return Ok(());
+        };
+        match oracle(subject) {
+            Some(super::RecordVerdict::Keep) => {}
+            Some(super::RecordVerdict::Drop) => {
+                if let Some(c) = &mut self.capture {
+                    c.drop_now = true;
+                }
+                return Ok(());
+            }
+            Some(super::RecordVerdict::Strip) | None => return Ok(()),
+        }
+        let Some(c) = self.capture.take() else {
+            return Ok(());
+        };
+        self.released
+            .push(c.record.and_then(|t| t.found).unwrap_or_default());
+        // Back to just before the record's `{`, as a replay from `resolve`.
+        self.frames.truncate(c.depth);
+        self.state = self.hold_state;
+        self.cur_key = c.key;
+        self.replay_record = true;
+        let base = self.base;
+        self.base = c.start;
+        let used = self.run(&c.buf, out, true);
+        self.base = base;
+        if used? != c.buf.len() {
+            return Err(RedactError::Malformed(c.start));
+        }
+        Ok(())
     }
 
     /// Drops the record whose member is open (an array element).
@@ -798,6 +862,7 @@ impl JsonRedactor {
                     disc: None,
                     disc_next: false,
                     record: Some(SubjectTrack::default()),
+                    drop_now: false,
                 });
             } else if let Some(s) = self.replay_next.take() {
                 sib = Some(s);
@@ -812,6 +877,7 @@ impl JsonRedactor {
                     disc: None,
                     disc_next: false,
                     record: None,
+                    drop_now: false,
                 });
             }
         } else if let Some(c) = &mut self.capture {
@@ -907,7 +973,12 @@ impl JsonRedactor {
             .as_ref()
             .is_some_and(|c| c.depth == self.frames.len());
         if ends_capture && in_record {
-            if let Some(c) = self.capture.take() {
+            if self.capture.as_ref().is_some_and(|c| c.drop_now) {
+                // Dropped at once: nothing before it was held.
+                self.capture = None;
+                self.stats.records_dropped += 1;
+                self.drop_held(out);
+            } else if let Some(c) = self.capture.take() {
                 // A whole record: queue it with its subject; the member it
                 // belongs to stays open until its verdict.
                 let start = self.queue.len();
@@ -1062,6 +1133,7 @@ impl JsonRedactor {
                 }
             }
             c.disc_next = false;
+            let mut found_now = false;
             if let (Some(t), Some(spec)) = (&mut c.record, &self.records) {
                 if t.armed && t.matched + 1 == spec.subject.len() && t.found.is_none() {
                     let raw = match kind {
@@ -1070,11 +1142,15 @@ impl JsonRedactor {
                     };
                     let mut text = String::new();
                     t.found = Some(Self::decode(raw, &mut text, at)?.to_owned());
+                    found_now = true;
                 }
                 t.armed = false;
             }
             self.pass(src, s, e)?;
             self.after_value();
+            if found_now {
+                self.release_early(out)?;
+            }
             return Ok(());
         }
         if kind == Scalar::Lit {
@@ -1118,19 +1194,36 @@ impl JsonRedactor {
     ) -> Result<(), RedactError> {
         let at = self.base + s as u64;
         let tok = &src.inp[s..e];
-        let value: &str = match kind {
+        // The decoded value lives in `text` (escapes decoded) or is a slice
+        // of the input; `whole` needs `src` mutably, so a value it is given
+        // is first put in `text`, whose capacity is reused.
+        let in_text = match kind {
             Scalar::Str => match src.text.get(s + 1..e - 1) {
-                Some(t) if memchr::memchr(b'\\', t.as_bytes()).is_none() => t,
-                _ => Self::decode(&tok[1..tok.len() - 1], text, at)?,
+                Some(t) if memchr::memchr(b'\\', t.as_bytes()).is_none() => false,
+                _ => {
+                    Self::decode(&tok[1..tok.len() - 1], text, at)?;
+                    true
+                }
             },
-            _ => std::str::from_utf8(tok).map_err(|_| RedactError::Malformed(at))?,
+            _ => {
+                std::str::from_utf8(tok).map_err(|_| RedactError::Malformed(at))?;
+                false
+            }
+        };
+        let value: &str = if in_text {
+            text
+        } else {
+            plain_value(src, kind, s, e)
         };
         let class = class.and_then(|c| refine(c, value));
         if let Some(c) = class {
             let action = self.action(c);
             if action != Action::Allow {
-                let value = value.to_owned();
-                return self.whole(src, out, s, e, c, action, &value);
+                if !in_text {
+                    text.clear();
+                    text.push_str(plain_value(src, kind, s, e));
+                }
+                return self.whole(src, out, s, e, c, action, text);
             }
             self.stats.disclosed[c.index()] += 1;
             // The key said what the value is and the purpose may see it: a
@@ -1156,8 +1249,11 @@ impl JsonRedactor {
                     self.stats.disclosed[f.class.index()] += 1;
                     return self.keep(src, s, e);
                 }
-                let value = value.to_owned();
-                return self.whole(src, out, s, e, f.class, action, &value);
+                if !in_text {
+                    text.clear();
+                    text.push_str(plain_value(src, kind, s, e));
+                }
+                return self.whole(src, out, s, e, f.class, action, text);
             }
         }
         let mut rebuilt = String::with_capacity(value.len());
@@ -1314,11 +1410,29 @@ fn refine(class: FieldClass, value: &str) -> Option<FieldClass> {
         return Some(FieldClass::FullName);
     }
     const SUFFIXES: &[&str] = &["ич", "вна", "ична", "оглы", "кызы", "угли", "гызы"];
-    let lower = v.to_lowercase();
-    if lower.chars().count() > 4 && SUFFIXES.iter().any(|s| lower.ends_with(s)) {
+    if v.chars().count() > 4 && SUFFIXES.iter().any(|s| ends_with_lowercase(v, s)) {
         return Some(FieldClass::Patronymic);
     }
     Some(class)
+}
+
+/// Whether `v` ends with `suffix` (lower case) ignoring case, without
+/// allocating a lower-cased copy.
+fn ends_with_lowercase(v: &str, suffix: &str) -> bool {
+    let mut tail = v.chars().rev();
+    suffix.chars().rev().all(|want| {
+        tail.next()
+            .is_some_and(|c| c.to_lowercase().eq(std::iter::once(want)))
+    })
+}
+
+/// The text of a scalar without escapes: a string's contents or a number's
+/// digits. Validated as UTF-8 by the caller.
+fn plain_value<'s>(src: &'s Src<'_>, kind: Scalar, s: usize, e: usize) -> &'s str {
+    match kind {
+        Scalar::Str => src.text.get(s + 1..e - 1).unwrap_or_default(),
+        _ => std::str::from_utf8(&src.inp[s..e]).unwrap_or_default(),
+    }
 }
 
 /// The check digit of a legal entity's 10-digit INN.

@@ -113,14 +113,27 @@ impl ContentKind {
 /// The key for keyed pseudonyms (HMAC-SHA256). Comes from the environment,
 /// never from the rules.
 #[derive(Clone)]
-pub struct PseudonymKey(Arc<[u8]>);
+pub struct PseudonymKey(Arc<KeyState>);
+
+struct KeyState {
+    bytes: Box<[u8]>,
+    /// HMAC with the key already absorbed: each pseudonym clones it instead
+    /// of hashing the key's pads again (half the SHA-256 blocks).
+    mac: pseudo::KeyedMac,
+}
 
 impl PseudonymKey {
     pub fn new(bytes: &[u8]) -> PseudonymKey {
-        PseudonymKey(bytes.into())
+        PseudonymKey(Arc::new(KeyState {
+            bytes: bytes.into(),
+            mac: pseudo::keyed(bytes),
+        }))
     }
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.0.bytes
+    }
+    pub(crate) fn mac(&self) -> &pseudo::KeyedMac {
+        &self.0.mac
     }
 }
 
@@ -199,6 +212,10 @@ enum Inner {
     Text(Box<TextRedactor>),
 }
 
+/// A record's verdict when it is known without waiting (see
+/// [`BodyRedactor::with_record_oracle`]).
+pub type RecordOracle = Box<dyn Fn(&str) -> Option<RecordVerdict> + Send + Sync>;
+
 /// A streaming redactor for one body.
 pub struct BodyRedactor {
     inner: Inner,
@@ -238,6 +255,26 @@ impl BodyRedactor {
             j.set_records(spec);
         }
         self
+    }
+
+    /// Lets records stream without being held back when their verdict is
+    /// known at once: `oracle` is asked as soon as a record's subject is
+    /// read, and a `Some(Keep)` releases the record (when no record before
+    /// it waits). Any other answer holds it back as usual. The subjects of
+    /// released records are collected for [`BodyRedactor::take_released`].
+    pub fn with_record_oracle(mut self, oracle: RecordOracle) -> BodyRedactor {
+        if let Inner::Json(j) = &mut self.inner {
+            j.set_oracle(oracle);
+        }
+        self
+    }
+
+    /// The subjects of records released by the oracle since the last call.
+    pub fn take_released(&mut self) -> Vec<String> {
+        match &mut self.inner {
+            Inner::Json(j) => j.take_released(),
+            Inner::Text(_) => Vec::new(),
+        }
     }
 
     /// Subjects of held-back records whose verdict is needed to go on.

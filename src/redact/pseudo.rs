@@ -16,8 +16,7 @@ const TOKEN_BYTES: usize = 15;
 /// The pseudonym of `value` in `domain` (a field class name, or "subject"
 /// for audit subjects), appended to `out`.
 pub fn pseudonym_into(key: &PseudonymKey, domain: &str, value: &[u8], out: &mut Vec<u8>) {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes())
-        .unwrap_or_else(|_| unreachable_key());
+    let mut mac = key.mac().clone();
     mac.update(domain.as_bytes());
     mac.update(&[0]);
     mac.update(value);
@@ -31,6 +30,13 @@ pub fn pseudonym(key: &PseudonymKey, domain: &str, value: &[u8]) -> String {
     let mut out = Vec::with_capacity(4 + TOKEN_BYTES * 8 / 5);
     pseudonym_into(key, domain, value, &mut out);
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// HMAC-SHA256 with its key absorbed.
+pub(crate) type KeyedMac = Hmac<Sha256>;
+
+pub(crate) fn keyed(key: &[u8]) -> KeyedMac {
+    <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable_key())
 }
 
 // HMAC accepts keys of any length, so this cannot happen.
@@ -69,6 +75,20 @@ mod tests {
         assert!(a.starts_with("psn_"));
         assert_eq!(a.len(), 4 + 24);
         assert!(a[4..].bytes().all(|b| ALPHABET.contains(&b)));
+    }
+
+    #[test]
+    fn cloned_keyed_state_matches_a_fresh_hmac() {
+        let key = PseudonymKey::new(b"a key of some length");
+        for value in [&b""[..], b"10234", &[b'x'; 200]] {
+            let mut fresh = <Hmac<Sha256> as KeyInit>::new_from_slice(b"a key of some length")
+                .unwrap_or_else(|_| unreachable_key());
+            fresh.update(b"subject\0");
+            fresh.update(value);
+            let mut want = b"psn_".to_vec();
+            base32_into(&fresh.finalize().into_bytes()[..TOKEN_BYTES], &mut want);
+            assert_eq!(pseudonym(&key, "subject", value).as_bytes(), &want[..]);
+        }
     }
 
     #[test]

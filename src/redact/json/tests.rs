@@ -29,26 +29,88 @@ fn sibling_capture_replays() {
 
 use crate::redact::{RecordSpec, RecordVerdict};
 
-/// Drives a redactor with record-level consent, as the proxy does.
+/// Drives a redactor with record-level consent, as the proxy does, three
+/// ways: every record held for a batched verdict, every verdict known at
+/// once (an oracle), and an oracle that knows only some subjects. All three
+/// must give the same result; the first one's is returned, with its batch
+/// sizes.
 fn redact_records(
     p: Purpose,
     input: &[u8],
     chunk: usize,
     spec: &RecordSpec,
-    verdict: impl Fn(&str) -> RecordVerdict,
+    verdict: impl Fn(&str) -> RecordVerdict + Copy + Send + Sync + 'static,
 ) -> Result<(String, Vec<usize>), RedactError> {
+    let held = drive_records(p, input, chunk, spec, verdict, Oracle::None);
+    for oracle in [Oracle::All, Oracle::Some] {
+        let streamed = drive_records(p, input, chunk, spec, verdict, oracle);
+        match (&held, &streamed) {
+            (Ok((a, _, _, dropped_a)), Ok((b, _, released, dropped_b))) => {
+                assert_eq!(a, b, "chunk {chunk}, {oracle:?}");
+                assert_eq!(dropped_a, dropped_b, "chunk {chunk}, {oracle:?}");
+                assert!(
+                    released.iter().all(|s| verdict(s) == RecordVerdict::Keep),
+                    "{released:?}"
+                );
+            }
+            (a, b) => assert_eq!(
+                a.as_ref().err(),
+                b.as_ref().err(),
+                "chunk {chunk}, {oracle:?}"
+            ),
+        }
+    }
+    held.map(|(out, batches, _, _)| (out, batches))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Oracle {
+    None,
+    All,
+    /// Knows the subjects whose last byte is even.
+    Some,
+}
+
+/// Output, lookup batch sizes, released subjects, records dropped.
+type Driven = (String, Vec<usize>, Vec<String>, u32);
+
+fn drive_records(
+    p: Purpose,
+    input: &[u8],
+    chunk: usize,
+    spec: &RecordSpec,
+    verdict: impl Fn(&str) -> RecordVerdict + Send + Sync + 'static,
+    oracle: Oracle,
+) -> Result<Driven, RedactError> {
     let e = engine();
     let mut r = e
         .redactor(p, ContentKind::Json)
         .unwrap()
         .with_records(Arc::new(spec.clone()));
+    let verdict = Arc::new(verdict);
+    match oracle {
+        Oracle::None => {}
+        Oracle::All => {
+            let v = verdict.clone();
+            r = r.with_record_oracle(Box::new(move |s| Some(v(s))));
+        }
+        Oracle::Some => {
+            let v = verdict.clone();
+            r = r.with_record_oracle(Box::new(move |s| {
+                (s.bytes().last().unwrap_or(0) % 2 == 0).then(|| v(s))
+            }));
+        }
+    }
     let mut out = Vec::new();
     let mut batches = Vec::new();
+    let mut released = Vec::new();
     let mut settle = |r: &mut crate::redact::BodyRedactor, out: &mut Vec<u8>| {
+        released.extend(r.take_released());
         while !r.pending_subjects().is_empty() {
             batches.push(r.pending_subjects().len());
             let v: Vec<RecordVerdict> = r.pending_subjects().iter().map(|s| verdict(s)).collect();
             r.resolve(&v, out)?;
+            released.extend(r.take_released());
         }
         Ok::<(), RedactError>(())
     };
@@ -58,7 +120,60 @@ fn redact_records(
     }
     settle(&mut r, &mut out)?;
     r.finish(&mut out)?;
-    Ok((String::from_utf8(out).unwrap(), batches))
+    let dropped = r.stats().records_dropped;
+    Ok((String::from_utf8(out).unwrap(), batches, released, dropped))
+}
+
+#[test]
+fn records_known_at_once_stream_without_being_held() {
+    // The subject first (the usual MIS layout), a nested path, sibling
+    // objects after it, personal fields, and a withdrawn subject.
+    let mut doc = String::from("{\"data\":{\"list\":[");
+    for i in 0..40 {
+        if i > 0 {
+            doc.push_str(", ");
+        }
+        doc.push_str(&format!(
+            "{{\"patient\":{{\"id\":{},\"snils\":\"112-233-445 95\"}},\"telecom\":[{{\"value\":\"p{i}@example.test\",\"system\":\"email\"}}],\"note\":\"Иванов И.И.\"}}",
+            20000 + i
+        ));
+    }
+    doc.push_str("]},\"total\":40}");
+    let spec = RecordSpec::parse("$.data.list[*]", "patient.id").unwrap();
+    let verdict = |s: &str| {
+        if s.ends_with('7') {
+            RecordVerdict::Drop
+        } else {
+            RecordVerdict::Keep
+        }
+    };
+    for chunk in [1, 3, 16, 100, 1 << 20] {
+        // `redact_records` checks the three ways agree.
+        let (out, _) =
+            redact_records(Purpose::Care, doc.as_bytes(), chunk, &spec, verdict).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["data"]["list"].as_array().unwrap().len(),
+            36,
+            "chunk {chunk}"
+        );
+        let (_, batches, released, dropped) = drive_records(
+            Purpose::Care,
+            doc.as_bytes(),
+            chunk,
+            &spec,
+            verdict,
+            Oracle::All,
+        )
+        .unwrap();
+        // Every verdict was known at once: no record waited.
+        assert_eq!(released.len(), 36, "chunk {chunk}: {released:?}");
+        assert!(batches.is_empty(), "chunk {chunk}: {batches:?}");
+        assert_eq!(dropped, 4, "chunk {chunk}");
+        let (marketing, _) =
+            redact_records(Purpose::Marketing, doc.as_bytes(), chunk, &spec, verdict).unwrap();
+        assert!(!marketing.contains("112-233"), "{marketing}");
+    }
 }
 
 #[test]
@@ -137,13 +252,19 @@ fn a_thousand_records_every_tenth_withdrawn() {
     doc.push_str("],\"total\":1000}");
     let spec = RecordSpec::parse("$.items[*]", "id").unwrap();
     let withdrawn = |s: &str| s.parse::<u32>().unwrap() % 10 == 0;
-    let (out, batches) = redact_records(Purpose::Marketing, doc.as_bytes(), 16 << 10, &spec, |s| {
-        if withdrawn(s) {
-            RecordVerdict::Drop
-        } else {
-            RecordVerdict::Keep
-        }
-    })
+    let (out, batches) = redact_records(
+        Purpose::Marketing,
+        doc.as_bytes(),
+        16 << 10,
+        &spec,
+        move |s| {
+            if withdrawn(s) {
+                RecordVerdict::Drop
+            } else {
+                RecordVerdict::Keep
+            }
+        },
+    )
     .unwrap();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let ids: Vec<u32> = v["items"]
