@@ -1416,14 +1416,21 @@ fn refine(class: FieldClass, value: &str) -> Option<FieldClass> {
     Some(class)
 }
 
-/// Whether `v` ends with `suffix` (lower case) ignoring case, without
-/// allocating a lower-cased copy.
+/// Whether `v` ends with `suffix` (lower-case Cyrillic) in any case,
+/// without allocating a lower-cased copy.
 fn ends_with_lowercase(v: &str, suffix: &str) -> bool {
-    let mut tail = v.chars().rev();
-    suffix.chars().rev().all(|want| {
-        tail.next()
-            .is_some_and(|c| c.to_lowercase().eq(std::iter::once(want)))
-    })
+    let mut tail = v.chars().rev().map(cyrillic_lower);
+    suffix.chars().rev().all(|want| tail.next() == Some(want))
+}
+
+/// The lower case of a Russian letter; any other character as it is (the
+/// suffixes compared against are Russian).
+fn cyrillic_lower(c: char) -> char {
+    match c {
+        'А'..='Я' => char::from_u32(u32::from(c) + 0x20).unwrap_or(c),
+        'Ё' => 'ё',
+        _ => c,
+    }
 }
 
 /// The text of a scalar without escapes: a string's contents or a number's

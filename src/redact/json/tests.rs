@@ -321,3 +321,30 @@ fn records_with_nested_objects_across_chunk_boundaries() {
     let v: serde_json::Value = serde_json::from_str(&whole).unwrap();
     assert_eq!(v["items"].as_array().unwrap().len(), 45);
 }
+
+#[test]
+fn a_given_name_that_ends_like_a_patronymic_is_one_in_any_case() {
+    for v in [
+        "Петрович",
+        "ПЕТРОВНА",
+        "Ильинична",
+        "Мамед оглы",
+        "АЛИЕВ КЫЗЫ",
+    ] {
+        let single = !v.contains(' ');
+        let want = if single {
+            FieldClass::Patronymic
+        } else {
+            FieldClass::FullName
+        };
+        assert_eq!(refine(FieldClass::GivenName, v), Some(want), "{v}");
+    }
+    // Four letters or fewer are too short to tell ("Ёжич").
+    for v in ["Иван", "Мария", "Ёжич", "ич", "John", "ИЛЬИЧ"] {
+        let want = match v {
+            "ИЛЬИЧ" => FieldClass::Patronymic,
+            _ => FieldClass::GivenName,
+        };
+        assert_eq!(refine(FieldClass::GivenName, v), Some(want), "{v}");
+    }
+}
