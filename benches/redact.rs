@@ -86,8 +86,10 @@ fn throughput(c: &mut Criterion) {
     g.finish();
 }
 
-/// A list response with record-level consent: every record is held back
-/// until its subject's verdict (all kept here), then redacted.
+/// A list response with record-level consent, all records kept: `held`,
+/// every record held back until a batched verdict (a cold consent cache);
+/// `streamed`, every verdict known when the record's id is read (a warm
+/// cache: the oracle), so records stream; `plain`, no record-level consent.
 fn records(c: &mut Criterion) {
     let doc = page_json(Kind::Patients, 7, 1 << 20).into_bytes();
     let spec =
@@ -113,6 +115,21 @@ fn records(c: &mut Criterion) {
             for ch in doc.chunks(64 << 10) {
                 r.feed(ch, &mut out).expect("valid");
                 keep(&mut r, &mut out);
+            }
+            r.finish(&mut out).expect("whole");
+        })
+    });
+    g.bench_function("detectors/marketing/1MiB/streamed", |b| {
+        b.iter(|| {
+            let mut r = full
+                .redactor(Purpose::Marketing, ContentKind::Json)
+                .expect("json")
+                .with_records(spec.clone())
+                .with_record_oracle(Box::new(|_| Some(zaslon::redact::RecordVerdict::Keep)));
+            out.clear();
+            for ch in doc.chunks(64 << 10) {
+                r.feed(ch, &mut out).expect("valid");
+                assert!(r.pending_subjects().is_empty(), "a record was held");
             }
             r.finish(&mut out).expect("whole");
         })

@@ -723,7 +723,7 @@ impl JsonRedactor {
     /// key the fast path may copy (see [`Fast`]), in an object that is not
     /// being captured. Each member is either fully handled or not touched;
     /// returns where the generic loop takes over.
-    fn fast_members(&mut self, src: &mut Src<'_>, out: &[u8], mut i: usize) -> usize {
+    fn fast_members(&mut self, src: &mut Src<'_>, out: &mut Vec<u8>, mut i: usize) -> usize {
         let inp = src.inp;
         let scan_values = self.plan.detectors.is_some();
         let Some(frame) = self.frames.last_mut() else {
@@ -747,6 +747,47 @@ impl JsonRedactor {
                 return i;
             }
             let v = skip_ws(inp, c + 1);
+            if let Fast::Removed(class) = fast {
+                // A string without escapes, or a number: dropped as
+                // `drop_member` does (anything else takes the slow path).
+                let ve = match inp.get(v) {
+                    Some(b'"') => match lex::string_end(inp, v + 1) {
+                        StrEnd::End(e) if memchr::memchr(b'\\', &inp[v + 1..e - 1]).is_none() => e,
+                        _ => return i,
+                    },
+                    Some(b'-' | b'0'..=b'9') => {
+                        match inp[v..].iter().position(|b| !is_number_byte(*b)) {
+                            Some(p) if valid_number(&inp[v..v + p]) => v + p,
+                            _ => return i,
+                        }
+                    }
+                    _ => return i,
+                };
+                self.stats.removed[class.index()] += 1;
+                src.flush_to(out, v);
+                src.flushed = ve;
+                out.truncate(self.member_start);
+                if !frame.emitted_any {
+                    frame.skip_comma = true;
+                }
+                self.member_open = false;
+                self.seen_value = true;
+                self.state = St::CommaOrEnd;
+                // A dropped first member's comma goes too: the slow path.
+                let k = skip_ws(inp, ve);
+                if inp.get(k) != Some(&b',') || frame.skip_comma {
+                    return ve;
+                }
+                self.member_start = src.out_pos(out, k);
+                self.member_open = true;
+                self.state = St::Key;
+                let next = skip_ws(inp, k + 1);
+                if inp.get(next) != Some(&b'"') {
+                    return next;
+                }
+                i = next;
+                continue;
+            }
             let ve = match inp.get(v) {
                 Some(b'"')
                     if !scan_values

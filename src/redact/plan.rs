@@ -55,6 +55,9 @@ pub enum Fast {
     Inert,
     /// A class this purpose allows: copied and counted as disclosed.
     Allowed(FieldClass),
+    /// A class this purpose removes, whatever the value: a scalar member
+    /// is dropped without being decoded.
+    Removed(FieldClass),
 }
 
 /// Warm caches kept per purpose.
@@ -118,6 +121,8 @@ impl Plan {
             // A given name may refine to another class: always looked at.
             Some(FieldClass::GivenName) => Fast::No,
             Some(c) if self.action(c) == Action::Allow => Fast::Allowed(c),
+            // An INN's value may show it is an organisation's: looked at.
+            Some(c) if c != FieldClass::Inn && self.action(c) == Action::Remove => Fast::Removed(c),
             Some(_) => Fast::No,
         }
     }

@@ -348,3 +348,28 @@ fn a_given_name_that_ends_like_a_patronymic_is_one_in_any_case() {
         assert_eq!(refine(FieldClass::GivenName, v), Some(want), "{v}");
     }
 }
+
+#[test]
+fn removed_members_are_dropped_and_counted_at_any_chunking() {
+    // Removed first, middle and last members; a string, a number, an
+    // escaped string (the slow path) and kept members between them.
+    let doc = r#"{"snils":"112-233-445 95","a":1, "passport" : "4510 123456","oms":7700000000000014,"b":"x","snils_number":"112\u002d233-445 95"}"#;
+    let e = engine();
+    for chunk in 1..=doc.len() {
+        let mut r = e.redactor(Purpose::Marketing, ContentKind::Json).unwrap();
+        let mut out = Vec::new();
+        for c in doc.as_bytes().chunks(chunk) {
+            r.feed(c, &mut out).unwrap();
+        }
+        r.finish(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a":1,"b":"x"}"#,
+            "chunk {chunk}"
+        );
+        let removed = &r.stats().removed;
+        assert_eq!(removed[FieldClass::Snils.index()], 2, "chunk {chunk}");
+        assert_eq!(removed[FieldClass::Passport.index()], 1, "chunk {chunk}");
+        assert_eq!(removed[FieldClass::OmsPolicy.index()], 1, "chunk {chunk}");
+    }
+}
