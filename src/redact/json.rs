@@ -141,6 +141,8 @@ pub struct JsonRedactor {
     oracle: Option<super::RecordOracle>,
     /// Subjects of the records that streamed on the oracle's `Keep`.
     released: Vec<String>,
+    /// A capture buffer to reuse (one capture per record of a list).
+    spare: Vec<u8>,
     /// Frames deeper than this belong to a record whose personal fields
     /// are all removed.
     strip_above: Option<usize>,
@@ -214,6 +216,7 @@ impl JsonRedactor {
             replay_record: false,
             oracle: None,
             released: Vec::new(),
+            spare: Vec::new(),
             strip_above: None,
             stats: RedactStats::default(),
         }
@@ -430,7 +433,16 @@ impl JsonRedactor {
         if used? != c.buf.len() {
             return Err(RedactError::Malformed(c.start));
         }
+        self.recycle(c.buf);
         Ok(())
+    }
+
+    /// Keeps a capture buffer for the next capture, unless it grew large.
+    fn recycle(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() <= 64 << 10 {
+            buf.clear();
+            self.spare = buf;
+        }
     }
 
     /// Drops the record whose member is open (an array element).
@@ -899,7 +911,7 @@ impl JsonRedactor {
                     key: self.cur_key,
                     start: self.base + i as u64,
                     rules: 0,
-                    buf: Vec::new(),
+                    buf: std::mem::take(&mut self.spare),
                     disc: None,
                     disc_next: false,
                     record: Some(SubjectTrack::default()),
@@ -914,7 +926,7 @@ impl JsonRedactor {
                     key: self.cur_key,
                     start: self.base + i as u64,
                     rules: key.sibling_within,
-                    buf: Vec::new(),
+                    buf: std::mem::take(&mut self.spare),
                     disc: None,
                     disc_next: false,
                     record: None,
@@ -1016,7 +1028,9 @@ impl JsonRedactor {
         if ends_capture && in_record {
             if self.capture.as_ref().is_some_and(|c| c.drop_now) {
                 // Dropped at once: nothing before it was held.
-                self.capture = None;
+                if let Some(c) = self.capture.take() {
+                    self.recycle(c.buf);
+                }
                 self.stats.records_dropped += 1;
                 self.drop_held(out);
             } else if let Some(c) = self.capture.take() {
@@ -1030,6 +1044,7 @@ impl JsonRedactor {
                 });
                 self.held_subjects
                     .push(c.record.and_then(|t| t.found).unwrap_or_default());
+                self.recycle(c.buf);
                 self.member_open = true;
             }
         } else if ends_capture {
@@ -1046,6 +1061,7 @@ impl JsonRedactor {
                 if used != c.buf.len() {
                     return Err(RedactError::Malformed(self.base + i as u64));
                 }
+                self.recycle(c.buf);
                 self.replay_next = None;
             }
         }
