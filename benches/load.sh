@@ -122,6 +122,14 @@ to_ms() {
     }'
 }
 
+# A port already taken would mean measuring someone else's server.
+for port in "$UP_PORT" "$ZASLON_PORT" "$NGINX_PORT"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        echo "port $port is already in use: stop what listens there, or set UP_PORT/ZASLON_PORT/NGINX_PORT" >&2
+        exit 1
+    fi
+done
+
 printf "%-8s %-10s %12s %9s %9s\n" size target "req/s" "p50 ms" "p99 ms"
 SUMMARY=()
 for size in $SIZES; do
@@ -137,6 +145,12 @@ for size in $SIZES; do
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $KEY" -H "x-purpose: marketing" \
         "http://127.0.0.1:$ZASLON_PORT/api/patients")
     [ "$code" = 200 ] || { echo "zaslon answered $code; log:" >&2; cat "$WORK/zaslon.log" >&2; exit 1; }
+
+    got=$(curl -s "http://127.0.0.1:$UP_PORT/api/patients" | wc -c)
+    if [ "$got" -lt $((size / 2)) ] || [ "$got" -gt $((size * 2)) ]; then
+        echo "the upstream answered $got bytes, not about $size" >&2
+        exit 1
+    fi
 
     read -r d_rps d_p50 d_p99 < <(run_wrk "http://127.0.0.1:$UP_PORT/api/patients")
     read -r n_rps n_p50 n_p99 < <(run_wrk "http://127.0.0.1:$NGINX_PORT/api/patients")
