@@ -759,7 +759,7 @@ impl JsonRedactor {
                 return i;
             }
             let v = skip_ws(inp, c + 1);
-            if let Fast::Removed(class) = fast {
+            let ve = if let Fast::Removed(class) = fast {
                 // A string without escapes, or a number: dropped as
                 // `drop_member` does (anything else takes the slow path).
                 let ve = match inp.get(v) {
@@ -780,57 +780,45 @@ impl JsonRedactor {
                 src.flushed = ve;
                 out.truncate(self.member_start);
                 if !frame.emitted_any {
+                    // A dropped first member's comma goes too: the slow
+                    // path does that (below).
                     frame.skip_comma = true;
                 }
-                self.member_open = false;
-                self.seen_value = true;
-                self.state = St::CommaOrEnd;
-                // A dropped first member's comma goes too: the slow path.
-                let k = skip_ws(inp, ve);
-                if inp.get(k) != Some(&b',') || frame.skip_comma {
-                    return ve;
-                }
-                self.member_start = src.out_pos(out, k);
-                self.member_open = true;
-                self.state = St::Key;
-                let next = skip_ws(inp, k + 1);
-                if inp.get(next) != Some(&b'"') {
-                    return next;
-                }
-                i = next;
-                continue;
-            }
-            let ve = match inp.get(v) {
-                Some(b'"')
-                    if !scan_values
-                        || matches!(fast, Fast::Allowed(c) if c != FieldClass::Health) =>
-                {
-                    match lex::string_end(inp, v + 1) {
-                        StrEnd::End(e) => e,
-                        _ => return i,
+                ve
+            } else {
+                let ve = match inp.get(v) {
+                    Some(b'"')
+                        if !scan_values
+                            || matches!(fast, Fast::Allowed(c) if c != FieldClass::Health) =>
+                    {
+                        match lex::string_end(inp, v + 1) {
+                            StrEnd::End(e) => e,
+                            _ => return i,
+                        }
+                    }
+                    Some(b'-' | b'0'..=b'9')
+                        if !scan_values
+                            || matches!(fast, Fast::Allowed(c) if c != FieldClass::Health) =>
+                    {
+                        match inp[v..].iter().position(|b| !is_number_byte(*b)) {
+                            Some(p) if valid_number(&inp[v..v + p]) => v + p,
+                            _ => return i,
+                        }
+                    }
+                    Some(b't') if inp[v..].starts_with(b"true") => v + 4,
+                    Some(b'f') if inp[v..].starts_with(b"false") => v + 5,
+                    Some(b'n') if inp[v..].starts_with(b"null") => v + 4,
+                    _ => return i,
+                };
+                // The member is kept as it is.
+                if let Fast::Allowed(class) = fast {
+                    if !matches!(inp[v], b't' | b'f' | b'n') {
+                        self.stats.disclosed[class.index()] += 1;
                     }
                 }
-                Some(b'-' | b'0'..=b'9')
-                    if !scan_values
-                        || matches!(fast, Fast::Allowed(c) if c != FieldClass::Health) =>
-                {
-                    match inp[v..].iter().position(|b| !is_number_byte(*b)) {
-                        Some(p) if valid_number(&inp[v..v + p]) => v + p,
-                        _ => return i,
-                    }
-                }
-                Some(b't') if inp[v..].starts_with(b"true") => v + 4,
-                Some(b'f') if inp[v..].starts_with(b"false") => v + 5,
-                Some(b'n') if inp[v..].starts_with(b"null") => v + 4,
-                _ => return i,
+                frame.emitted_any = true;
+                ve
             };
-            // The member is kept as it is.
-            if let Fast::Allowed(class) = fast {
-                if !matches!(inp[v], b't' | b'f' | b'n') {
-                    self.stats.disclosed[class.index()] += 1;
-                }
-            }
-            frame.emitted_any = true;
             self.member_open = false;
             self.seen_value = true;
             self.state = St::CommaOrEnd;
