@@ -148,6 +148,9 @@ async fn a_withdrawal_appended_to_the_journal_is_enforced_by_serve() {
     let care = [("x-api-key", CARE_KEY), ("x-purpose", "care")];
     let patient = format!("http://{}/api/patients/10234", run.proxy);
     assert_eq!(get(&patient, &care).await.status, 200);
+    // A second request is served from the cache: the hit counted below
+    // does not depend on when the journal's poll notices the withdrawal.
+    assert_eq!(get(&patient, &care).await.status, 200);
     std::fs::write(
         &journal,
         "{\"subject\":\"10234\",\"purpose\":\"care\",\"granted\":false,\"at\":\"2026-11-01T10:00:00Z\",\"source\":\"test\"}\n",
