@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Load benchmark: zaslon (redaction for `marketing`) vs nginx proxy_pass (no
-# redaction, 1 worker) vs the upstream directly, for 1 KiB, 16 KiB and
-# 256 KiB JSON responses, wrk at 64 connections. Loopback only, bounded:
-# DURATION seconds per case (default 10), 9 cases.
+# redaction, 1 worker) vs a bare hyper pass-through (`zaslon
+# bench-passthrough`: no policy at all, the reference for what hyper alone
+# costs) vs the upstream directly, for 1 KiB, 16 KiB and 256 KiB JSON
+# responses, wrk at 64 connections. Loopback only, bounded: DURATION seconds
+# per case (default 10), 12 cases.
 #
 #   benches/load.sh            # builds the release binary, installs wrk/nginx if missing
 #   DURATION=5 benches/load.sh
@@ -20,6 +22,7 @@ THREADS=${THREADS:-2}
 UP_PORT=${UP_PORT:-18081}
 ZASLON_PORT=${ZASLON_PORT:-18080}
 NGINX_PORT=${NGINX_PORT:-18082}
+PASS_PORT=${PASS_PORT:-18083}
 SIZES=${SIZES:-"1024 16384 262144"}
 PROXY_CMD=${PROXY_CMD:-serve}
 
@@ -123,9 +126,9 @@ to_ms() {
 }
 
 # A port already taken would mean measuring someone else's server.
-for port in "$UP_PORT" "$ZASLON_PORT" "$NGINX_PORT"; do
+for port in "$UP_PORT" "$ZASLON_PORT" "$NGINX_PORT" "$PASS_PORT"; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        echo "port $port is already in use: stop what listens there, or set UP_PORT/ZASLON_PORT/NGINX_PORT" >&2
+        echo "port $port is already in use: stop what listens there, or set UP_PORT/ZASLON_PORT/NGINX_PORT/PASS_PORT" >&2
         exit 1
     fi
 done
@@ -139,7 +142,10 @@ for size in $SIZES; do
     Z_PID=$!; PIDS+=("$Z_PID")
     "$NGINX" -p "$WORK" -c "$WORK/nginx.conf" 2>"$WORK/nginx.out" &
     N_PID=$!; PIDS+=("$N_PID")
-    wait_port "$UP_PORT"; wait_port "$ZASLON_PORT"; wait_port "$NGINX_PORT"
+    "$BIN" bench-passthrough --listen "127.0.0.1:$PASS_PORT" \
+        --upstream "http://127.0.0.1:$UP_PORT" 2>/dev/null &
+    P_PID=$!; PIDS+=("$P_PID")
+    wait_port "$UP_PORT"; wait_port "$ZASLON_PORT"; wait_port "$NGINX_PORT"; wait_port "$PASS_PORT"
 
     # Check zaslon answers 200 before measuring.
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $KEY" -H "x-purpose: marketing" \
@@ -154,16 +160,18 @@ for size in $SIZES; do
 
     read -r d_rps d_p50 d_p99 < <(run_wrk "http://127.0.0.1:$UP_PORT/api/patients")
     read -r n_rps n_p50 n_p99 < <(run_wrk "http://127.0.0.1:$NGINX_PORT/api/patients")
+    read -r h_rps h_p50 h_p99 < <(run_wrk "http://127.0.0.1:$PASS_PORT/api/patients")
     read -r z_rps z_p50 z_p99 < <(run_wrk "http://127.0.0.1:$ZASLON_PORT/api/patients" \
         -H "x-api-key: $KEY" -H "x-purpose: marketing")
     printf "%-8s %-10s %12s %9s %9s\n" "$size" upstream "$d_rps" "$d_p50" "$d_p99"
     printf "%-8s %-10s %12s %9s %9s\n" "$size" nginx "$n_rps" "$n_p50" "$n_p99"
+    printf "%-8s %-10s %12s %9s %9s\n" "$size" hyper "$h_rps" "$h_p50" "$h_p99"
     printf "%-8s %-10s %12s %9s %9s\n" "$size" zaslon "$z_rps" "$z_p50" "$z_p99"
-    SUMMARY+=("$(awk -v s="$size" -v z="$z_rps" -v n="$n_rps" -v zp="$z_p99" -v np="$n_p99" \
-        'BEGIN { printf "%-8s zaslon/nginx = %.2f   p99 zaslon - nginx = %+.2f ms", s, z / n, zp - np }')")
+    SUMMARY+=("$(awk -v s="$size" -v z="$z_rps" -v n="$n_rps" -v h="$h_rps" -v zp="$z_p99" -v np="$n_p99" \
+        'BEGIN { printf "%-8s zaslon/nginx = %.2f   hyper/nginx = %.2f   zaslon/hyper = %.2f   p99 zaslon - nginx = %+.2f ms", s, z / n, h / n, z / h, zp - np }')")
 
-    kill "$Z_PID" "$N_PID" "$UP_PID" 2>/dev/null || true
-    wait "$Z_PID" "$N_PID" "$UP_PID" 2>/dev/null || true
+    kill "$Z_PID" "$N_PID" "$P_PID" "$UP_PID" 2>/dev/null || true
+    wait "$Z_PID" "$N_PID" "$P_PID" "$UP_PID" 2>/dev/null || true
     PIDS=()
 done
 echo

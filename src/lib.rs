@@ -8,6 +8,7 @@ pub mod consent;
 pub mod demo;
 pub mod detect;
 pub mod metrics;
+pub mod passthrough;
 pub mod proxy;
 pub mod redact;
 pub mod rules;

@@ -88,6 +88,15 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// A bare hyper pass-through proxy with no policy at all: the load
+    /// benchmark's reference for what hyper alone costs. Benchmarks only.
+    #[command(hide = true)]
+    BenchPassthrough {
+        #[arg(long)]
+        listen: SocketAddr,
+        #[arg(long)]
+        upstream: http::Uri,
+    },
     /// A fixed-response upstream for benchmarks (JSON of about SIZE bytes).
     #[command(hide = true)]
     BenchUpstream {
@@ -222,6 +231,14 @@ async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let demo = zaslon::demo::prepare(opts, &OsEnv).await?;
             println!("{}", demo.instructions());
             demo.run(zaslon::server::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchPassthrough { listen, upstream } => {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            tracing::warn!("bench-passthrough forwards everything unredacted: benchmarks only");
+            zaslon::passthrough::run(listener, upstream, zaslon::server::shutdown_signal()).await;
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchUpstream { listen, size } => {

@@ -748,7 +748,7 @@ impl JsonRedactor {
             let StrEnd::End(ke) = lex::string_end(inp, i + 1) else {
                 return i;
             };
-            let Some((_, fast)) = self.local_keys.get(&inp[i + 1..ke - 1]) else {
+            let Some(fast) = self.local_keys.get(&inp[i + 1..ke - 1]).map(|k| k.fast) else {
                 return i;
             };
             if fast == Fast::No {
@@ -1089,7 +1089,7 @@ impl JsonRedactor {
             }
         }
         let info = match self.local_keys.get(raw) {
-            Some((k, _)) => k,
+            Some(k) => k.info,
             None => {
                 let at = self.base + s as u64;
                 let mut text = std::mem::take(&mut self.text);

@@ -172,8 +172,16 @@ struct Slot {
 
 struct Entry {
     long: Option<Box<[u8]>>,
-    info: KeyInfo,
-    fast: Fast,
+    key: CachedKey,
+}
+
+/// What the cache keeps for a key. Handed out by reference: returning the
+/// pair by value went through a misaligned stack copy that stalled on
+/// store forwarding, and was a third of the key-rules profile.
+#[derive(Clone, Copy)]
+pub struct CachedKey {
+    pub info: KeyInfo,
+    pub fast: Fast,
 }
 
 /// Entries kept before the cache starts over (collisions orphan entries).
@@ -226,7 +234,8 @@ impl KeyCache {
         (h >> 54) as usize & (KEY_SLOTS - 1)
     }
 
-    pub fn get(&self, raw: &[u8]) -> Option<(KeyInfo, Fast)> {
+    #[inline]
+    pub fn get(&self, raw: &[u8]) -> Option<&CachedKey> {
         let (head, tail) = head_tail(raw);
         let i = Self::index(head, tail, raw.len());
         // Two ways: a key lives in its slot or the one beside it, so two
@@ -236,7 +245,8 @@ impl KeyCache {
             .or_else(|| self.hit(i ^ 1, raw, head, tail))
     }
 
-    fn hit(&self, i: usize, raw: &[u8], head: u64, tail: u64) -> Option<(KeyInfo, Fast)> {
+    #[inline]
+    fn hit(&self, i: usize, raw: &[u8], head: u64, tail: u64) -> Option<&CachedKey> {
         let slot = self.slots.get(i)?;
         if slot.len as usize != raw.len() || slot.head != head || slot.tail != tail {
             return None;
@@ -245,7 +255,7 @@ impl KeyCache {
         e.long
             .as_deref()
             .is_none_or(|l| l == raw)
-            .then_some((e.info, e.fast))
+            .then_some(&e.key)
     }
 
     pub fn put(&mut self, raw: &[u8], info: KeyInfo, fast: Fast) {
@@ -262,8 +272,7 @@ impl KeyCache {
         }
         self.entries.push(Entry {
             long: (raw.len() > 16).then(|| raw.into()),
-            info,
-            fast,
+            key: CachedKey { info, fast },
         });
         if let Some(s) = self.slots.get_mut(i) {
             *s = Slot {
@@ -305,13 +314,13 @@ mod tests {
                 ..KeyInfo::default()
             };
             c.put(k.as_bytes(), info, Fast::Inert);
-            let (got, _) = c.get(k.as_bytes()).unwrap();
+            let got = c.get(k.as_bytes()).unwrap().info;
             assert_eq!(got.ctx_keys, k.len() as u64 + 1, "{k}");
         }
         for k in &keys {
-            if let Some((got, _)) = c.get(k.as_bytes()) {
+            if let Some(got) = c.get(k.as_bytes()) {
                 assert_eq!(
-                    got.ctx_keys,
+                    got.info.ctx_keys,
                     k.len() as u64 + 1,
                     "{k}: a hit must be this key's"
                 );
@@ -329,12 +338,12 @@ mod tests {
         );
         c.put(a, KeyInfo::default(), Fast::Inert);
         c.put(b, KeyInfo::default(), Fast::No);
-        assert_eq!(c.get(a).map(|(_, f)| f), Some(Fast::Inert));
-        assert_eq!(c.get(b).map(|(_, f)| f), Some(Fast::No));
+        assert_eq!(c.get(a).map(|k| k.fast), Some(Fast::Inert));
+        assert_eq!(c.get(b).map(|k| k.fast), Some(Fast::No));
         c.put(b"abcdefghijklmnopq", KeyInfo::default(), Fast::No);
         assert!(
             c.get(b"abcdefghijklmnopr")
-                .is_none_or(|(_, f)| f != Fast::No)
+                .is_none_or(|k| k.fast != Fast::No)
         );
     }
 }
