@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use self::lex::{StrEnd, Utf8Check, is_number_byte, valid_number};
+use self::lex::{StrEnd, is_number_byte, valid_number};
 use super::plan::{Fast, KeyCache, Limits, Plan};
 use super::value::{self, Replacement};
 use super::{PseudonymKey, RedactError, RedactStats};
@@ -119,7 +119,6 @@ pub struct JsonRedactor {
     text: String,
     findings: Vec<Finding>,
     seen_value: bool,
-    utf8: Utf8Check,
     records: Option<Arc<super::RecordSpec>>,
     /// The current member's key is the next key on the records path.
     cur_key_rec: bool,
@@ -203,7 +202,6 @@ impl JsonRedactor {
             text: String::new(),
             findings: Vec::new(),
             seen_value: false,
-            utf8: Utf8Check::default(),
             records: None,
             cur_key_rec: false,
             queue: Vec::new(),
@@ -235,7 +233,6 @@ impl JsonRedactor {
                 self.stats.bytes_in - (chunk.len() - p) as u64,
             ));
         }
-        self.utf8.feed(chunk)?;
         if self.suspended {
             // Waiting for record verdicts: keep the input for later.
             self.rest.extend_from_slice(chunk);
@@ -273,7 +270,7 @@ impl JsonRedactor {
             self.pending = tok;
             chunk = &chunk[n..];
         }
-        let used = self.run(chunk, out, false)?;
+        let used = self.run(&chunk[..lex::whole_chars(chunk)], out, false)?;
         self.base += used as u64;
         if self.suspended {
             self.rest.extend_from_slice(&chunk[used..]);
@@ -287,10 +284,6 @@ impl JsonRedactor {
     /// Ends the body: the last token is complete and the document whole.
     pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), RedactError> {
         let out_start = out.len();
-        if self.utf8.mid_character() {
-            // The body stopped inside a character: it was cut short.
-            return Err(RedactError::Truncated);
-        }
         if self.suspended || !self.held.is_empty() {
             return Err(RedactError::RecordsUnresolved);
         }
@@ -538,9 +531,10 @@ impl JsonRedactor {
     /// an incomplete token. With `eof`, the end of `inp` ends any number or
     /// literal, and an unterminated string is an error.
     fn run(&mut self, inp: &[u8], out: &mut Vec<u8>, eof: bool) -> Result<usize, RedactError> {
-        let text = match simdutf8::compat::from_utf8(inp) {
-            Ok(t) => t,
-            Err(e) => simdutf8::basic::from_utf8(&inp[..e.valid_up_to()]).unwrap_or(""),
+        // Every slice tokenized ends on a character boundary (see
+        // `whole_chars`), so it is all valid or an error.
+        let Ok(text) = simdutf8::basic::from_utf8(inp) else {
+            return Err(lex::utf8_error(inp, self.base));
         };
         let mut src = Src {
             inp,

@@ -252,10 +252,7 @@ impl KeyCache {
             return None;
         }
         let e = self.entries.get((slot.entry as usize).checked_sub(1)?)?;
-        e.long
-            .as_deref()
-            .is_none_or(|l| l == raw)
-            .then_some(&e.key)
+        e.long.as_deref().is_none_or(|l| l == raw).then_some(&e.key)
     }
 
     pub fn put(&mut self, raw: &[u8], info: KeyInfo, fast: Fast) {

@@ -184,61 +184,36 @@ pub fn valid_number(t: &[u8]) -> bool {
     i == t.len()
 }
 
-/// Validates UTF-8 chunk by chunk; a character split across chunks is
-/// completed with the next one.
-#[derive(Default)]
-pub struct Utf8Check {
-    tail: Vec<u8>,
-    /// Absolute offset of the first byte of `tail`.
-    tail_at: u64,
-    /// Absolute offset of the next byte.
-    offset: u64,
+/// How much of `chunk` ends on a character boundary: a character split
+/// between chunks waits with the next chunk, so that every slice the
+/// tokenizer sees is whole UTF-8 and is validated once. (Only a lead byte
+/// near the end with too few bytes after it is cut off; anything invalid is
+/// left for the validation to refuse.)
+pub fn whole_chars(chunk: &[u8]) -> usize {
+    let n = chunk.len();
+    for back in 1..=n.min(4) {
+        let b = chunk[n - back];
+        if b & 0xC0 != 0x80 {
+            let need = match b {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF7 => 4,
+                _ => 1,
+            };
+            return if need > back { n - back } else { n };
+        }
+    }
+    n
 }
 
-impl Utf8Check {
-    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), RedactError> {
-        let mut rest = chunk;
-        if !self.tail.is_empty() {
-            let need = utf8_len(self.tail[0]).saturating_sub(self.tail.len());
-            let take = need.min(rest.len());
-            self.tail.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if self.tail.len() < utf8_len(self.tail[0]) {
-                self.offset += chunk.len() as u64;
-                return Ok(());
-            }
-            if std::str::from_utf8(&self.tail).is_err() {
-                return Err(RedactError::InvalidUtf8(self.tail_at));
-            }
-            self.tail.clear();
-        }
-        match simdutf8::compat::from_utf8(rest) {
-            Ok(_) => {}
-            Err(e) if e.error_len().is_none() => {
-                self.tail_at = self.offset + (chunk.len() - rest.len() + e.valid_up_to()) as u64;
-                self.tail.extend_from_slice(&rest[e.valid_up_to()..]);
-            }
-            Err(e) => {
-                let at = self.offset + (chunk.len() - rest.len() + e.valid_up_to()) as u64;
-                return Err(RedactError::InvalidUtf8(at));
-            }
-        }
-        self.offset += chunk.len() as u64;
-        Ok(())
-    }
-
-    /// Whether the input so far ends inside a character.
-    pub fn mid_character(&self) -> bool {
-        !self.tail.is_empty()
-    }
-}
-
-fn utf8_len(lead: u8) -> usize {
-    match lead {
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF7 => 4,
-        _ => 1,
+/// The error for input that is not UTF-8, at absolute offset `base`: the
+/// offset of the first bad byte, or `Truncated` when the input stops inside
+/// a character.
+pub fn utf8_error(inp: &[u8], base: u64) -> RedactError {
+    match std::str::from_utf8(inp) {
+        Err(e) if e.error_len().is_none() => RedactError::Truncated,
+        Err(e) => RedactError::InvalidUtf8(base + e.valid_up_to() as u64),
+        Ok(_) => RedactError::InvalidUtf8(base),
     }
 }
 
@@ -279,18 +254,28 @@ mod tests {
     }
 
     #[test]
-    fn utf8_split_anywhere() {
+    fn chunks_are_cut_at_character_boundaries() {
         let s = "ab Иванов 😀 z".as_bytes();
         for cut in 0..=s.len() {
-            let mut u = Utf8Check::default();
-            u.feed(&s[..cut]).unwrap();
-            u.feed(&s[cut..]).unwrap();
-            assert!(!u.mid_character());
+            let k = whole_chars(&s[..cut]);
+            assert!(std::str::from_utf8(&s[..k]).is_ok(), "cut at {cut}");
+            assert!(
+                cut - k < 4,
+                "cut at {cut}: at most a character's bytes wait"
+            );
+            assert_eq!(
+                k == cut,
+                std::str::from_utf8(&s[..cut]).is_ok(),
+                "cut at {cut}"
+            );
         }
-        let mut u = Utf8Check::default();
-        u.feed(&s[..4]).unwrap();
-        assert!(u.mid_character());
-        let mut u = Utf8Check::default();
-        assert_eq!(u.feed(b"ab\xff"), Err(RedactError::InvalidUtf8(2)));
+        // Bytes that are no character's start are left to the validation.
+        assert_eq!(whole_chars(b"ab\xff"), 3);
+        assert_eq!(whole_chars(b"ab\x80\x80\x80\x80"), 6);
+        assert_eq!(utf8_error(b"ab\xff", 10), RedactError::InvalidUtf8(12));
+        assert_eq!(
+            utf8_error("ab\u{416}".as_bytes().split_last().unwrap().1, 0),
+            RedactError::Truncated
+        );
     }
 }
