@@ -70,6 +70,11 @@ fn malformed_json_is_malformed() {
         ("mismatched closer", br#"{"a":[1}"#),
         ("array closed by brace", br#"[1}"#),
         ("raw control character in string", b"{\"a\":\"x\x01y\"}"),
+        (
+            "raw control character deep in a long string",
+            b"{\"a\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\x1fy\"}",
+        ),
+        ("raw control character between tokens", b"{\"a\":\x0b1}"),
         ("raw newline in key", b"{\"sn\nils\":\"1\"}"),
         ("bad escape", br#"{"a":"\x41"}"#),
         ("short unicode escape", br#"{"a":"\u41"}"#),

@@ -228,11 +228,6 @@ impl JsonRedactor {
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), RedactError> {
         let out_start = out.len();
         self.stats.bytes_in += chunk.len() as u64;
-        if let Some(p) = lex::control_byte(chunk) {
-            return Err(RedactError::Malformed(
-                self.stats.bytes_in - (chunk.len() - p) as u64,
-            ));
-        }
         if self.suspended {
             // Waiting for record verdicts: keep the input for later.
             self.rest.extend_from_slice(chunk);

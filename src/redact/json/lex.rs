@@ -49,17 +49,15 @@ pub fn string_end(inp: &[u8], mut i: usize) -> StrEnd {
             words += 1;
         }
         if words >= 4 && i + 8 <= n {
-            // A long string: let the vectorised search find its end. Raw
-            // control characters other than tab, CR and LF are refused for
-            // the whole chunk before tokenizing (see `control_byte`); these
-            // three are looked for in the string's body here.
+            // A long string: let the vectorised search find its end, then
+            // look for raw control characters in what it skipped.
             let Some(p) = memchr::memchr2(b'"', b'\\', &inp[i..]) else {
-                return match memchr::memchr3(b'\n', b'\r', b'\t', &inp[body..]) {
+                return match control_byte(&inp[body..]) {
                     Some(c) => StrEnd::Control(body + c),
                     None => StrEnd::Incomplete,
                 };
             };
-            if let Some(c) = memchr::memchr3(b'\n', b'\r', b'\t', &inp[i..i + p]) {
+            if let Some(c) = control_byte(&inp[i..i + p]) {
                 return StrEnd::Control(i + c);
             }
             i += p;
@@ -85,20 +83,16 @@ pub fn string_end(inp: &[u8], mut i: usize) -> StrEnd {
     }
 }
 
-/// The first control character that JSON allows nowhere (below 0x20 and
-/// not tab, LF or CR), if any.
-pub fn control_byte(chunk: &[u8]) -> Option<usize> {
-    let any = chunk.chunks(64).any(|c| {
-        c.iter().fold(false, |a, &b| {
-            a | (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
-        })
-    });
+/// The first raw control character (below 0x20) in a string's body, if
+/// any: JSON has none there. 64 bytes at a time, which vectorises.
+fn control_byte(body: &[u8]) -> Option<usize> {
+    let any = body
+        .chunks(64)
+        .any(|c| c.iter().fold(false, |a, &b| a | (b < 0x20)));
     if !any {
         return None;
     }
-    chunk
-        .iter()
-        .position(|&b| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
+    body.iter().position(|&b| b < 0x20)
 }
 
 enum Esc {
@@ -230,14 +224,26 @@ mod tests {
 
     #[test]
     fn string_ends_at_every_alignment() {
-        for pad in 0..20 {
+        // Past 32 bytes the vectorised path takes over: controls are
+        // refused there too, every one of them.
+        for pad in 0..80 {
             let body = "x".repeat(pad);
             let s = format!("\"{body}\\\"q\\\\\" tail");
             assert_eq!(end(s.as_bytes()), Some(pad + 7), "{s}");
             let open = format!("\"{body}\\");
             assert!(matches!(string_end(open.as_bytes(), 1), StrEnd::Incomplete));
-            let ctl = format!("\"{body}\n\"");
-            assert!(matches!(string_end(ctl.as_bytes(), 1), StrEnd::Control(p) if p == pad + 1));
+            for c in ['\n', '\u{1}', '\u{1f}', '\t'] {
+                let ctl = format!("\"{body}{c}{body}\"");
+                assert!(
+                    matches!(string_end(ctl.as_bytes(), 1), StrEnd::Control(p) if p == pad + 1),
+                    "{ctl:?}"
+                );
+                let unclosed = format!("\"{body}{body}{c}{body}");
+                assert!(
+                    matches!(string_end(unclosed.as_bytes(), 1), StrEnd::Control(p) if p == 2 * pad + 1),
+                    "{unclosed:?}"
+                );
+            }
         }
         // Non-ASCII bytes are not flagged.
         assert_eq!(end("\"Иванов Иван Иванович\"".as_bytes()), Some(40));
