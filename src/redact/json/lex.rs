@@ -18,10 +18,54 @@ pub enum StrEnd {
     BadEscape(usize),
 }
 
-/// Finds the closing quote of a string, skipping escapes and rejecting raw
-/// control characters. Eight bytes at a time: MIS strings are short, so a
-/// word-at-a-time loop beats a call into a vectorised search.
-pub fn string_end(inp: &[u8], mut i: usize) -> StrEnd {
+/// Bytes that end a plain run of a string body: a quote, a backslash or a
+/// control character, flagged by their high bit. Borrows can only flag
+/// bytes above a real hit, so the lowest flag is exact.
+#[inline(always)]
+fn special(v: u64) -> u64 {
+    let q = v ^ (ONES * u64::from(b'"'));
+    let b = v ^ (ONES * u64::from(b'\\'));
+    ((q.wrapping_sub(ONES) & !q) | (b.wrapping_sub(ONES) & !b) | (v.wrapping_sub(ONES * 0x20) & !v))
+        & HIGH
+}
+
+#[inline(always)]
+fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(w)
+}
+
+/// Finds the closing quote of a string whose body starts at `i`, skipping
+/// escapes and rejecting raw control characters. Most keys and values of an
+/// MIS document end within 16 bytes without an escape: that case is
+/// inlined into the tokenizer, two words and no call; the rest goes on in
+/// [`string_end_from`].
+#[inline(always)]
+pub fn string_end(inp: &[u8], i: usize) -> StrEnd {
+    let Some(w) = inp.get(i..i + 16) else {
+        return string_end_from(inp, i);
+    };
+    let m = special(word(w));
+    let (m, at) = if m != 0 {
+        (m, i)
+    } else {
+        (special(word(&w[8..])), i + 8)
+    };
+    if m == 0 {
+        return string_end_from(inp, i + 16);
+    }
+    let j = at + (m.trailing_zeros() / 8) as usize;
+    if inp[j] == b'"' {
+        return StrEnd::End(j + 1);
+    }
+    string_end_from(inp, j)
+}
+
+/// [`string_end`] from `i` on, eight bytes at a time and then, for a long
+/// string, a vectorised search.
+#[inline(never)]
+fn string_end_from(inp: &[u8], mut i: usize) -> StrEnd {
     let n = inp.len();
     let body = i;
     // Most MIS strings end within a few words: scan those eight bytes at a
@@ -29,18 +73,7 @@ pub fn string_end(inp: &[u8], mut i: usize) -> StrEnd {
     let mut words = 0;
     loop {
         while i + 8 <= n && words < 4 {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&inp[i..i + 8]);
-            let v = u64::from_le_bytes(w);
-            let q = v ^ (ONES * u64::from(b'"'));
-            let b = v ^ (ONES * u64::from(b'\\'));
-            // A byte is flagged when it is zero after the xor (a quote or a
-            // backslash) or below 0x20. Borrows can only flag bytes above a
-            // real hit, so the lowest flag is exact.
-            let m = ((q.wrapping_sub(ONES) & !q)
-                | (b.wrapping_sub(ONES) & !b)
-                | (v.wrapping_sub(ONES * 0x20) & !v))
-                & HIGH;
+            let m = special(word(&inp[i..]));
             if m != 0 {
                 i += (m.trailing_zeros() / 8) as usize;
                 break;
