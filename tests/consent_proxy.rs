@@ -114,6 +114,42 @@ async fn a_warm_consent_cache_streams_records_with_the_same_result() {
     proxy.stop().await.unwrap();
 }
 
+/// A list with several records of one patient (a day's appointments, say):
+/// every granted record is served, and the audit names each patient once,
+/// in the order their first record went out, whether the records were
+/// held back for a batched lookup (first round) or streamed from the warm
+/// cache (second).
+#[tokio::test]
+async fn a_patient_with_several_records_is_audited_once() {
+    use zaslon::consent::{CacheSettings, ConsentCache};
+    // Patients 3, 1, 3, 2, 1, 10, 3: patient 10 withdrew marketing.
+    let order = [3usize, 1, 3, 2, 1, 10, 3];
+    let items: Vec<serde_json::Value> = order
+        .iter()
+        .map(|&i| serde_json::json!({"id": id(i), "given_name": "Synthetic", "snils": "112-233-445 95"}))
+        .collect();
+    let body = Arc::new(serde_json::json!({ "items": items }).to_string());
+    let b = body.clone();
+    let up = Upstream::start(move |_| Reply::json(&b)).await;
+    let cache = ConsentCache::new(Arc::new(consent()), CacheSettings::default());
+    let proxy = ProxyBuilder::new(&up.url()).consent(cache).start().await;
+    let url = proxy.url("/api/patients");
+    let served: Vec<String> = [3, 1, 3, 2, 1, 3].into_iter().map(id).collect();
+    let key = zaslon::redact::PseudonymKey::new(PSEUDONYM_KEY.as_bytes());
+    let audited: Vec<String> = [3, 1, 2]
+        .into_iter()
+        .map(|i| zaslon::redact::pseudo::pseudonym(&key, "subject", id(i).as_bytes()))
+        .collect();
+    for round in 1..=2 {
+        let mk = get(&url, &[("x-api-key", ALL_KEY), ("x-purpose", "marketing")]).await;
+        assert_eq!(mk.status, 200, "round {round}");
+        assert_eq!(ids(&mk), served, "round {round}");
+        let events = proxy.wait_events(round).await;
+        assert_eq!(events[round - 1].subjects, audited, "round {round}");
+    }
+    proxy.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_consent_backend_down_aborts_a_list_response() {
     let up =

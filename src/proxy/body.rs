@@ -147,8 +147,31 @@ pub struct RedactingBody {
     lookup: Option<Lookup>,
     /// The upstream body ended (and the decoder was flushed).
     upstream_done: bool,
-    /// Pseudonyms of the subjects whose records were disclosed.
-    record_subjects: Vec<String>,
+    /// The subjects whose records were disclosed.
+    record_subjects: Disclosed,
+}
+
+/// The subjects whose records went out, each once, in the order they first
+/// did: a list may hold several records of one subject (a day's
+/// appointments), and the audit names whom the response was about.
+#[derive(Default)]
+struct Disclosed {
+    seen: rustc_hash::FxHashSet<String>,
+    pseudonyms: Vec<String>,
+}
+
+impl Disclosed {
+    fn add(&mut self, key: &crate::redact::PseudonymKey, subject: String) {
+        if self.seen.contains(&subject) {
+            return;
+        }
+        self.pseudonyms.push(crate::redact::pseudo::pseudonym(
+            key,
+            "subject",
+            subject.as_bytes(),
+        ));
+        self.seen.insert(subject);
+    }
 }
 
 /// Output is handed on once this much has gathered (or nothing more is
@@ -184,7 +207,7 @@ impl RedactingBody {
             records: None,
             lookup: None,
             upstream_done: false,
-            record_subjects: Vec::new(),
+            record_subjects: Disclosed::default(),
         }
     }
 
@@ -218,11 +241,7 @@ impl RedactingBody {
         };
         // Records released at once came before these, in document order.
         for subject in redactor.take_released() {
-            self.record_subjects.push(crate::redact::pseudo::pseudonym(
-                &rc.key,
-                "subject",
-                subject.as_bytes(),
-            ));
+            self.record_subjects.add(&rc.key, subject);
         }
         let pending = redactor.pending_subjects();
         if states.len() != pending.len() {
@@ -232,11 +251,7 @@ impl RedactingBody {
         for (subject, state) in pending.iter().zip(states) {
             if decide(rc.mode, rc.purpose, state).allowed() {
                 verdicts.push(RecordVerdict::Keep);
-                self.record_subjects.push(crate::redact::pseudo::pseudonym(
-                    &rc.key,
-                    "subject",
-                    subject.as_bytes(),
-                ));
+                self.record_subjects.add(&rc.key, subject.clone());
             } else {
                 verdicts.push(RecordVerdict::Drop);
             }
@@ -391,11 +406,7 @@ impl RedactingBody {
     fn fill_audit(&mut self) {
         if let (Some(rc), Some(redactor)) = (self.records.as_ref(), self.redactor.as_mut()) {
             for subject in redactor.take_released() {
-                self.record_subjects.push(crate::redact::pseudo::pseudonym(
-                    &rc.key,
-                    "subject",
-                    subject.as_bytes(),
-                ));
+                self.record_subjects.add(&rc.key, subject);
             }
         }
         let (bytes_in, bytes_out) = (self.bytes_in, self.bytes_out);
@@ -403,7 +414,7 @@ impl RedactingBody {
         if let (Some(s), Some(m)) = (&stats, self.audit.metrics()) {
             m.count_fields(s);
         }
-        let subjects = std::mem::take(&mut self.record_subjects);
+        let subjects = std::mem::take(&mut self.record_subjects.pseudonyms);
         if let Some(ev) = self.audit.event() {
             if let Some(s) = &stats {
                 ev.set_counts(s);
