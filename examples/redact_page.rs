@@ -4,14 +4,17 @@
 //!     cargo build --release --example redact_page
 //!     valgrind --tool=callgrind target/release/examples/redact_page keys 16
 //!
-//! Arguments: `keys` (key rules only) or `detectors`, and the page size in
-//! MiB. Prints the bytes in and out. The page is built before the redaction;
+//! Arguments: `keys` (key rules only), `detectors`, or `records` (a patients
+//! list with record-level consent, every verdict known at once, as from a
+//! warm consent cache), or `upstream` (the load bench upstream's page,
+//! `zaslon bench-upstream`, with record-level consent as `records`), and
+//! the page size in MiB. Prints the bytes in and out. The page is built before the redaction;
 //! callgrind's per-function counts (`callgrind_annotate`) tell the two apart.
 
 use std::sync::Arc;
 
 use zaslon::class::Purpose;
-use zaslon::redact::{ContentKind, Engine, PseudonymKey};
+use zaslon::redact::{ContentKind, Engine, PseudonymKey, RecordSpec, RecordVerdict};
 use zaslon::rules::RuleSet;
 use zaslon::synth::{Kind, page_json};
 
@@ -25,10 +28,22 @@ fn main() {
         Arc::new(rules),
         PseudonymKey::new(b"bench key, synthetic data only"),
     );
-    let doc = page_json(Kind::Mixed, 7, mib << 20).into_bytes();
+    let upstream = args.get(1).is_some_and(|a| a == "upstream");
+    let records = upstream || args.get(1).is_some_and(|a| a == "records");
+    let doc = match (upstream, records) {
+        (true, _) => zaslon::demo::sample_json(mib << 20),
+        (false, true) => page_json(Kind::Patients, 7, mib << 20).into_bytes(),
+        (false, false) => page_json(Kind::Mixed, 7, mib << 20).into_bytes(),
+    };
     let mut r = engine
         .redactor(Purpose::Marketing, ContentKind::Json)
         .expect("json is redactable");
+    if records {
+        let spec = RecordSpec::parse("$.items[*]", "id").expect("a valid record path");
+        r = r
+            .with_records(Arc::new(spec))
+            .with_record_oracle(Box::new(|_| Some(RecordVerdict::Keep)));
+    }
     let mut out = Vec::with_capacity(128 << 10);
     let mut total = 0;
     for c in doc.chunks(64 << 10) {
