@@ -737,67 +737,67 @@ impl JsonRedactor {
             let StrEnd::End(ke) = lex::string_end(inp, i + 1) else {
                 return i;
             };
-            let Some(fast) = self.local_keys.get(&inp[i + 1..ke - 1]).map(|k| k.fast) else {
+            let raw = &inp[i + 1..ke - 1];
+            let Some(fast) = self.local_keys.get(raw).map(|k| k.fast) else {
                 return i;
             };
-            if fast == Fast::No {
-                return i;
-            }
             let c = skip_ws(inp, ke);
             if inp.get(c) != Some(&b':') {
                 return i;
             }
             let v = skip_ws(inp, c + 1);
-            let ve = if let Fast::Removed(class) = fast {
-                // A string without escapes, or a number: dropped as
-                // `drop_member` does (anything else takes the slow path).
-                let ve = match inp.get(v) {
-                    Some(b'"') => match lex::string_end(inp, v + 1) {
-                        StrEnd::End(e) if memchr::memchr(b'\\', &inp[v + 1..e - 1]).is_none() => e,
-                        _ => return i,
-                    },
-                    Some(b'-' | b'0'..=b'9') => {
-                        match inp[v..].iter().position(|b| !is_number_byte(*b)) {
-                            Some(p) if valid_number(&inp[v..v + p]) => v + p,
-                            _ => return i,
+            let ve = 'value: {
+                if let Fast::Removed(class) = fast {
+                    // A string without escapes, or a number: dropped as
+                    // `drop_member` does (anything else takes the slow path).
+                    let ve = match inp.get(v) {
+                        Some(b'"') => match lex::string_end(inp, v + 1) {
+                            StrEnd::End(e)
+                                if memchr::memchr(b'\\', &inp[v + 1..e - 1]).is_none() =>
+                            {
+                                e
+                            }
+                            _ => break 'value None,
+                        },
+                        Some(b'-' | b'0'..=b'9') => {
+                            match inp[v..].iter().position(|b| !is_number_byte(*b)) {
+                                Some(p) if valid_number(&inp[v..v + p]) => v + p,
+                                _ => break 'value None,
+                            }
                         }
+                        _ => break 'value None,
+                    };
+                    self.stats.removed[class.index()] += 1;
+                    src.flush_to(out, v);
+                    src.flushed = ve;
+                    out.truncate(self.member_start);
+                    if !frame.emitted_any {
+                        // A dropped first member's comma goes too: the slow
+                        // path does that (below).
+                        frame.skip_comma = true;
                     }
-                    _ => return i,
-                };
-                self.stats.removed[class.index()] += 1;
-                src.flush_to(out, v);
-                src.flushed = ve;
-                out.truncate(self.member_start);
-                if !frame.emitted_any {
-                    // A dropped first member's comma goes too: the slow
-                    // path does that (below).
-                    frame.skip_comma = true;
+                    break 'value Some(ve);
                 }
-                ve
-            } else {
+                let copy = match fast {
+                    Fast::No => false,
+                    Fast::Allowed(c) => c != FieldClass::Health || !scan_values,
+                    _ => !scan_values,
+                };
                 let ve = match inp.get(v) {
-                    Some(b'"')
-                        if !scan_values
-                            || matches!(fast, Fast::Allowed(c) if c != FieldClass::Health) =>
-                    {
-                        match lex::string_end(inp, v + 1) {
-                            StrEnd::End(e) => e,
-                            _ => return i,
-                        }
-                    }
-                    Some(b'-' | b'0'..=b'9')
-                        if !scan_values
-                            || matches!(fast, Fast::Allowed(c) if c != FieldClass::Health) =>
-                    {
+                    Some(b'"') if copy => match lex::string_end(inp, v + 1) {
+                        StrEnd::End(e) => e,
+                        _ => break 'value None,
+                    },
+                    Some(b'-' | b'0'..=b'9') if copy => {
                         match inp[v..].iter().position(|b| !is_number_byte(*b)) {
                             Some(p) if valid_number(&inp[v..v + p]) => v + p,
-                            _ => return i,
+                            _ => break 'value None,
                         }
                     }
-                    Some(b't') if inp[v..].starts_with(b"true") => v + 4,
-                    Some(b'f') if inp[v..].starts_with(b"false") => v + 5,
-                    Some(b'n') if inp[v..].starts_with(b"null") => v + 4,
-                    _ => return i,
+                    Some(b't') if fast != Fast::No && inp[v..].starts_with(b"true") => v + 4,
+                    Some(b'f') if fast != Fast::No && inp[v..].starts_with(b"false") => v + 5,
+                    Some(b'n') if fast != Fast::No && inp[v..].starts_with(b"null") => v + 4,
+                    _ => break 'value None,
                 };
                 // The member is kept as it is.
                 if let Fast::Allowed(class) = fast {
@@ -806,7 +806,25 @@ impl JsonRedactor {
                     }
                 }
                 frame.emitted_any = true;
-                ve
+                Some(ve)
+            };
+            let Some(ve) = ve else {
+                // The value needs the generic path (a container, a value to
+                // decode): the key is done here, as `key` would do it.
+                let Some(info) = self.local_keys.get(raw).map(|k| k.info) else {
+                    return i;
+                };
+                self.cur_key = info;
+                if let Some(spec) = &self.records {
+                    self.cur_key_rec = frame.rec != NOT_ON_PATH
+                        && frame.rec != RECORDS
+                        && spec
+                            .array
+                            .get(frame.rec as usize - 1)
+                            .is_some_and(|k| k.as_bytes() == raw);
+                }
+                self.state = St::Value;
+                return v;
             };
             self.member_open = false;
             self.seen_value = true;
