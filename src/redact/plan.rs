@@ -234,7 +234,7 @@ impl KeyCache {
         (h >> 54) as usize & (KEY_SLOTS - 1)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, raw: &[u8]) -> Option<&CachedKey> {
         let (head, tail) = head_tail(raw);
         let i = Self::index(head, tail, raw.len());
@@ -245,7 +245,7 @@ impl KeyCache {
             .or_else(|| self.hit(i ^ 1, raw, head, tail))
     }
 
-    #[inline]
+    #[inline(always)]
     fn hit(&self, i: usize, raw: &[u8], head: u64, tail: u64) -> Option<&CachedKey> {
         let slot = self.slots.get(i)?;
         if slot.len as usize != raw.len() || slot.head != head || slot.tail != tail {
