@@ -123,11 +123,14 @@ pub fn sample_json(size: usize) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Serves `data` on `listener` until `shutdown`.
-pub async fn serve_upstream(
+/// Hands each connection accepted on `listener` to `on_conn` (with
+/// `TCP_NODELAY` set) until `shutdown`. For the test and bench servers
+/// (the synthetic upstream, the bench pass-through); the proxy's own accept
+/// loop in `server` also limits and drains connections.
+pub async fn accept_until(
     listener: TcpListener,
-    data: DataSource,
     shutdown: impl Future<Output = ()>,
+    mut on_conn: impl FnMut(tokio::net::TcpStream),
 ) {
     tokio::pin!(shutdown);
     loop {
@@ -139,6 +142,17 @@ pub async fn serve_upstream(
             () = &mut shutdown => return,
         };
         let _ = stream.set_nodelay(true);
+        on_conn(stream);
+    }
+}
+
+/// Serves `data` on `listener` until `shutdown`.
+pub async fn serve_upstream(
+    listener: TcpListener,
+    data: DataSource,
+    shutdown: impl Future<Output = ()>,
+) {
+    accept_until(listener, shutdown, |stream| {
         let data = data.clone();
         tokio::spawn(async move {
             let svc =
@@ -168,7 +182,8 @@ pub async fn serve_upstream(
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
         });
-    }
+    })
+    .await;
 }
 
 /// The pseudonymization key of the demo when `ZASLON_PSEUDONYM_KEY` is not

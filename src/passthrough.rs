@@ -22,16 +22,7 @@ type Body = BoxBody<Bytes, hyper::Error>;
 pub async fn run(listener: TcpListener, upstream: Uri, shutdown: impl Future<Output = ()>) {
     let client: Client<HttpConnector, Incoming> =
         Client::builder(TokioExecutor::new()).build_http();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(s) => s,
-                Err(_) => continue,
-            },
-            () = &mut shutdown => return,
-        };
-        let _ = stream.set_nodelay(true);
+    crate::demo::accept_until(listener, shutdown, |stream| {
         let client = client.clone();
         let upstream = upstream.clone();
         tokio::spawn(async move {
@@ -44,7 +35,8 @@ pub async fn run(listener: TcpListener, upstream: Uri, shutdown: impl Future<Out
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
         });
-    }
+    })
+    .await;
 }
 
 async fn forward(
