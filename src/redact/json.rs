@@ -894,7 +894,10 @@ impl JsonRedactor {
         let mut sib = None;
         let mut held_record = false;
         if obj && self.capture.is_none() {
-            if on_records && !std::mem::take(&mut self.replay_record) {
+            let hold = on_records
+                && !std::mem::take(&mut self.replay_record)
+                && !self.kept_at_sight(src, i + 1);
+            if hold {
                 // A record of a list: held back until its subject is known.
                 if self.held.is_empty() {
                     self.hold_state = self.state;
@@ -958,6 +961,61 @@ impl JsonRedactor {
             self.member_open = true;
         }
         Ok(())
+    }
+
+    /// A record whose first member is its subject id (`{"id": "10234", ...`
+    /// with `record_subject = "id"`), when the oracle keeps that subject:
+    /// nothing before the id needs holding, so the record streams from its
+    /// `{` without being captured and replayed. Anything else (the id later
+    /// on, an escaped or split id, a verdict other than `Keep`) takes the
+    /// capture path, which gives the same output. `j` is just past the `{`.
+    fn kept_at_sight(&mut self, src: &Src<'_>, j: usize) -> bool {
+        let (Some(oracle), Some(spec)) = (&self.oracle, &self.records) else {
+            return false;
+        };
+        let [subject_key] = spec.subject.as_slice() else {
+            return false;
+        };
+        if !self.held.is_empty() {
+            return false;
+        }
+        let inp = src.inp;
+        let k = skip_ws(inp, j);
+        if inp.get(k) != Some(&b'"') {
+            return false;
+        }
+        let lex::StrEnd::End(ke) = lex::string_end(inp, k + 1) else {
+            return false;
+        };
+        if &inp[k + 1..ke - 1] != subject_key.as_bytes() {
+            return false;
+        }
+        let c = skip_ws(inp, ke);
+        if inp.get(c) != Some(&b':') {
+            return false;
+        }
+        let v = skip_ws(inp, c + 1);
+        let id = match inp.get(v) {
+            Some(b'"') => match lex::string_end(inp, v + 1) {
+                lex::StrEnd::End(e) if memchr::memchr(b'\\', &inp[v + 1..e - 1]).is_none() => {
+                    src.text.get(v + 1..e - 1)
+                }
+                _ => None,
+            },
+            Some(b'-' | b'0'..=b'9') => match inp[v..].iter().position(|b| !is_number_byte(*b)) {
+                Some(p) if valid_number(&inp[v..v + p]) => src.text.get(v..v + p),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(id) = id else {
+            return false;
+        };
+        if oracle(id) != Some(super::RecordVerdict::Keep) {
+            return false;
+        }
+        self.released.push(id.to_owned());
+        true
     }
 
     /// Where a container opened now stands on the path to the records.

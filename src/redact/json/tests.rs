@@ -176,6 +176,59 @@ fn records_known_at_once_stream_without_being_held() {
     }
 }
 
+/// Records whose id is their first member are decided when their `{` is
+/// read (nothing before the id to hold); the others are captured until the
+/// id. Either way: the same bytes, the same drops, and the subjects
+/// released in document order, at any chunking.
+#[test]
+fn records_whose_id_comes_first_stream_from_their_brace() {
+    let doc = concat!(
+        r#"{"items":[{"id":"1","lastName":"Иванов","phone":"+7 912 345-67-89"},"#,
+        r#" { "id" : 2 , "lastName":"Петров"},"#,
+        r#"{"id":"3","lastName":"Сидоров"},"#,
+        r#"{"id":"4\u0030","lastName":"Кузнецов"},"#,
+        r#"{"lastName":"Смирнов","id":"5"},"#,
+        r#"{"id":"6","lastName":"Попов","nested":{"id":"x"}},"#,
+        r#"{"id":"13","lastName":"Волков"}],"total":7}"#
+    );
+    let spec = RecordSpec::parse("$.items[*]", "id").unwrap();
+    let verdict = |s: &str| {
+        if s.ends_with('3') {
+            RecordVerdict::Drop
+        } else {
+            RecordVerdict::Keep
+        }
+    };
+    for chunk in [1, 2, 7, 30, 1 << 20] {
+        let (out, _) =
+            redact_records(Purpose::Care, doc.as_bytes(), chunk, &spec, verdict).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let ids: Vec<String> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].to_string())
+            .collect();
+        assert_eq!(
+            ids,
+            [r#""1""#, "2", r#""40""#, r#""5""#, r#""6""#],
+            "chunk {chunk}"
+        );
+        let (_, batches, released, dropped) = drive_records(
+            Purpose::Care,
+            doc.as_bytes(),
+            chunk,
+            &spec,
+            verdict,
+            Oracle::All,
+        )
+        .unwrap();
+        assert_eq!(released, ["1", "2", "40", "5", "6"], "chunk {chunk}");
+        assert!(batches.is_empty(), "chunk {chunk}: {batches:?}");
+        assert_eq!(dropped, 2, "chunk {chunk}");
+    }
+}
+
 #[test]
 fn records_of_withdrawn_subjects_are_dropped_at_any_chunking() {
     let doc = r#"{"items": [{"id":"1","lastName":"Иванов"}, {"lastName":"Петров","id":"2"}, {"id":"3","lastName":"Сидоров"}], "total": 3}"#;
