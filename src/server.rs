@@ -206,20 +206,69 @@ fn http_builder(state: &ProxyState) -> auto::Builder<TokioExecutor> {
     b
 }
 
+/// A connection accepted, on its way to a worker.
+struct Handoff {
+    stream: std::net::TcpStream,
+    peer: std::net::SocketAddr,
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// One worker thread: its inbox and how many connections it serves.
+struct WorkerSlot {
+    tx: tokio::sync::mpsc::UnboundedSender<Handoff>,
+    open: Arc<AtomicU64>,
+}
+
+/// The number of worker threads for `limits.workers` (0: one per CPU).
+pub fn worker_count(configured: usize) -> usize {
+    if configured > 0 {
+        return configured;
+    }
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// Serves `listener` until `shutdown` completes, then drains.
+///
+/// Connections are served by `limits.workers` threads, each running a
+/// single-threaded runtime: a connection, its requests, their upstream
+/// connections and the tasks driving those stay on one thread, with no
+/// work stealing and no cross-thread wake-ups on the request path (the
+/// upstream pool is per thread, see [`proxy::upstream`]). This task
+/// accepts and hands each connection to the worker serving the fewest.
+/// At `shutdown` it stops accepting; each worker then lets its in-flight
+/// requests drain for `limits.shutdown_grace`, and `run` returns when all
+/// have finished.
 pub async fn run(
     listener: TcpListener,
     state: Arc<ProxyState>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let tls = state.tls.clone().map(tokio_rustls::TlsAcceptor::from);
-    let builder = Arc::new(http_builder(&state));
-    let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(state.limits.max_connections));
+    let n = worker_count(state.limits.workers);
+    let mut slots = Vec::with_capacity(n);
+    let mut finished = Vec::with_capacity(n);
+    for i in 0..n {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let open = Arc::new(AtomicU64::new(0));
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let worker_state = state.clone();
+        let worker_open = open.clone();
+        std::thread::Builder::new()
+            .name(format!("zaslon-worker-{i}"))
+            .spawn(move || {
+                rt.block_on(worker(rx, worker_state, worker_open));
+                let _ = done_tx.send(());
+            })?;
+        slots.push(WorkerSlot { tx, open });
+        finished.push(done_rx);
+    }
+    let limit = Arc::new(Semaphore::new(state.limits.max_connections));
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p {
+            p = limit.clone().acquire_owned() => match p {
                 Ok(p) => p,
                 Err(_) => break,
             },
@@ -238,52 +287,73 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot hand a connection to a worker");
+                continue;
+            }
+        };
+        let slot = slots
+            .iter()
+            .min_by_key(|w| w.open.load(Ordering::Relaxed))
+            .expect("at least one worker");
+        slot.open.fetch_add(1, Ordering::Relaxed);
+        if let Err(back) = slot.tx.send(Handoff {
+            stream,
+            peer,
+            permit,
+        }) {
+            // The worker is gone (it panicked): the connection is closed.
+            drop(back);
+            slot.open.fetch_sub(1, Ordering::Relaxed);
+            tracing::error!("a worker thread has stopped; connection closed");
+        }
+    }
+    drop(listener);
+    // Closing the inboxes tells the workers to drain and stop.
+    drop(slots);
+    for done in finished {
+        let _ = done.await;
+    }
+    Ok(())
+}
+
+/// Serves the connections handed to this worker until its inbox closes,
+/// then drains them.
+async fn worker(
+    mut inbox: tokio::sync::mpsc::UnboundedReceiver<Handoff>,
+    state: Arc<ProxyState>,
+    open: Arc<AtomicU64>,
+) {
+    let tls = state.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let builder = Arc::new(http_builder(&state));
+    let graceful = GracefulShutdown::new();
+    while let Some(Handoff {
+        stream,
+        peer,
+        permit,
+    }) = inbox.recv().await
+    {
+        let stream = match tokio::net::TcpStream::from_std(stream) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot register a connection");
+                open.fetch_sub(1, Ordering::Relaxed);
+                continue;
+            }
+        };
         let watcher = graceful.watcher();
         let state = state.clone();
         let builder = builder.clone();
         let tls = tls.clone();
+        let open = open.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let last = Arc::new(AtomicU64::new(now_ms()));
-            let io = Activity {
-                inner: stream,
-                last: last.clone(),
-            };
-            let idle = state.limits.idle_timeout;
-            match tls {
-                None => {
-                    let info = ConnInfo {
-                        peer,
-                        tls: false,
-                        cert_names: None,
-                    };
-                    serve_conn(io, info, state, &builder, watcher, last, idle).await;
-                }
-                Some(acceptor) => {
-                    let hs =
-                        tokio::time::timeout(state.limits.header_read_timeout, acceptor.accept(io))
-                            .await;
-                    let Ok(Ok(tls_stream)) = hs else {
-                        tracing::debug!(%peer, "TLS handshake failed or timed out");
-                        return;
-                    };
-                    let cert_names = tls_stream
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|c| c.first())
-                        .map(|c| Arc::<[String]>::from(proxy::client::cert_names(c)));
-                    let info = ConnInfo {
-                        peer,
-                        tls: true,
-                        cert_names,
-                    };
-                    serve_conn(tls_stream, info, state, &builder, watcher, last, idle).await;
-                }
-            }
+            serve_stream(stream, peer, state, &builder, tls, watcher).await;
+            open.fetch_sub(1, Ordering::Relaxed);
         });
     }
-    drop(listener);
     let grace = state.limits.shutdown_grace;
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
@@ -291,7 +361,54 @@ pub async fn run(
     {
         tracing::warn!("shutdown grace period ended with requests in flight");
     }
-    Ok(())
+}
+
+/// One accepted connection: TLS if configured, then HTTP until it closes,
+/// idles out or the worker drains.
+async fn serve_stream(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    state: Arc<ProxyState>,
+    builder: &auto::Builder<TokioExecutor>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let last = Arc::new(AtomicU64::new(now_ms()));
+    let io = Activity {
+        inner: stream,
+        last: last.clone(),
+    };
+    let idle = state.limits.idle_timeout;
+    match tls {
+        None => {
+            let info = ConnInfo {
+                peer,
+                tls: false,
+                cert_names: None,
+            };
+            serve_conn(io, info, state, builder, watcher, last, idle).await;
+        }
+        Some(acceptor) => {
+            let hs =
+                tokio::time::timeout(state.limits.header_read_timeout, acceptor.accept(io)).await;
+            let Ok(Ok(tls_stream)) = hs else {
+                tracing::debug!(%peer, "TLS handshake failed or timed out");
+                return;
+            };
+            let cert_names = tls_stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| Arc::<[String]>::from(proxy::client::cert_names(c)));
+            let info = ConnInfo {
+                peer,
+                tls: true,
+                cert_names,
+            };
+            serve_conn(tls_stream, info, state, builder, watcher, last, idle).await;
+        }
+    }
 }
 
 async fn serve_conn<I>(

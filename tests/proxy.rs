@@ -1093,3 +1093,68 @@ async fn routes_pick_named_upstreams_with_path_prefixes() {
     assert_eq!(r.status, 200);
     assert_eq!(main.count(), 1);
 }
+
+/// Upstream connections come from a pool per worker thread: a run of
+/// requests reuses them instead of connecting each time.
+#[tokio::test]
+async fn upstream_connections_are_pooled_and_reused() {
+    let up = Upstream::json(PATIENT).await;
+    let proxy = ProxyBuilder::new(&up.url()).start().await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    for _ in 0..30 {
+        let resp = client
+            .request(request("GET", &proxy.url("/api/patients/1"), &care()))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert!(!body.is_empty());
+    }
+    assert_eq!(up.count(), 30);
+    // One client connection stays on one worker: its requests share one
+    // upstream connection.
+    let opened = up.connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(opened, 1, "upstream connections opened for 30 requests");
+}
+
+/// A response the client abandoned halfway leaves its upstream connection
+/// unusable: it is closed, not handed to the next request.
+#[tokio::test]
+async fn a_connection_whose_body_was_abandoned_is_not_reused() {
+    let up = Upstream::start(|s| {
+        if s.path_and_query.ends_with("slow") {
+            let mut r = Reply::json("");
+            r.chunks = (0..40).map(|_| vec![b' '; 1000]).collect();
+            r.chunks.insert(0, b"[".to_vec());
+            r.chunks.push(b"]".to_vec());
+            r.delay = Duration::from_millis(20);
+            r
+        } else {
+            Reply::json(PATIENT)
+        }
+    })
+    .await;
+    // One worker: the next request would get the abandoned connection if
+    // it went back to the pool.
+    let proxy = ProxyBuilder::new(&up.url())
+        .edit(|c| c.replace("[limits]", "[limits]\nworkers = 1"))
+        .start()
+        .await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let resp = client
+        .request(request("GET", &proxy.url("/api/patients?slow"), &care()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    drop(resp);
+    proxy.wait_events(1).await;
+    let r = get(&proxy.url("/api/patients/1"), &care()).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("\"id\""), "{}", r.text());
+    assert_eq!(up.connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

@@ -450,5 +450,7 @@ pub(super) fn check_limits(d: &mut Diag<'_>, raw: RawLimits) -> Limits {
             def.max_connections as u64,
         ))
         .unwrap_or(def.max_connections),
+        workers: usize::try_from(range(&raw.workers, "workers", 0, 256, def.workers as u64))
+            .unwrap_or(def.workers),
     }
 }

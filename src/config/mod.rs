@@ -111,6 +111,9 @@ pub struct Limits {
     /// How long in-flight requests may drain at shutdown.
     pub shutdown_grace: Duration,
     pub max_connections: usize,
+    /// Threads serving connections, each with its own single-threaded
+    /// runtime and upstream connection pool; 0 means one per CPU.
+    pub workers: usize,
 }
 
 impl Default for Limits {
@@ -123,6 +126,7 @@ impl Default for Limits {
             upstream_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             max_connections: 10_000,
+            workers: 0,
         }
     }
 }

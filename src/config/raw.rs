@@ -96,4 +96,5 @@ pub struct RawLimits {
     pub upstream_timeout_ms: Option<Spanned<u64>>,
     pub shutdown_grace_ms: Option<Spanned<u64>>,
     pub max_connections: Option<Spanned<u64>>,
+    pub workers: Option<Spanned<u64>>,
 }

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use super::upstream::ResponseBody;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 
 use super::audit::AuditRecord;
 use super::codec::{Decoder, Encoder};
@@ -116,7 +116,7 @@ impl Body for ProxyBody {
 
 /// The upstream body through the engine.
 pub struct RedactingBody {
-    upstream: Incoming,
+    upstream: ResponseBody,
     /// Fires when the upstream sent nothing for `stall_after` while the
     /// client was waiting; armed at the first `Pending`.
     stall: Pin<Box<tokio::time::Sleep>>,
@@ -180,7 +180,7 @@ const COALESCE: usize = 64 * 1024;
 
 impl RedactingBody {
     pub fn new(
-        upstream: Incoming,
+        upstream: ResponseBody,
         decoder: Option<Decoder>,
         redactor: Option<BodyRedactor>,
         encoder: Option<Encoder>,

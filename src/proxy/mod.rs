@@ -467,11 +467,8 @@ async fn serve(
     let up_req = upstream_request(state, conn, req, upstream, &admitted.path, &own)?;
 
     let up_started = Instant::now();
-    let up_result = tokio::time::timeout(
-        state.limits.upstream_timeout,
-        upstream.client().request(up_req),
-    )
-    .await;
+    let up_result =
+        tokio::time::timeout(state.limits.upstream_timeout, upstream.send(up_req)).await;
     let template = if std::ptr::eq(admitted.route, &state.fallback) {
         UNMATCHED_ROUTE
     } else {
@@ -624,7 +621,7 @@ const BODY_HEADERS: [HeaderName; 3] = [header::CONTENT_LENGTH, header::ETAG, hea
 async fn respond(
     state: &ProxyState,
     engine: &Arc<Engine>,
-    resp: Response<Incoming>,
+    resp: Response<upstream::ResponseBody>,
     reply: Reply<'_>,
     record: &mut AuditRecord,
 ) -> Result<Response<ProxyBody>, Deny> {
