@@ -102,6 +102,15 @@ const BYTE_FLAGS: [u8; 256] = {
     t
 };
 
+/// Whether a short string has the digits any number detector needs: ten
+/// for the shortest identifier (a passport), or five and a date separator
+/// for a date (`1 мая 1990`, `1.2.1990`, `1990-05-12`). Record ids and
+/// counters (`"10234"`) fail it and skip the number scanner.
+fn may_hold_number(b: &[u8]) -> bool {
+    let digits = b.iter().filter(|x| x.is_ascii_digit()).count();
+    digits >= 10 || (digits >= 5 && b.iter().any(|x| matches!(x, b'-' | b'.' | b' ')))
+}
+
 /// What kinds of bytes a short string holds: one table lookup per byte.
 fn prefilter(b: &[u8]) -> u8 {
     b.iter()
@@ -137,7 +146,10 @@ impl Detectors {
             return;
         }
         let base = out.len();
-        if flags & HAS_DIGIT != 0 && NUMBER_CLASSES.iter().any(|c| self.on(*c)) {
+        if flags & HAS_DIGIT != 0
+            && NUMBER_CLASSES.iter().any(|c| self.on(*c))
+            && (text.len() >= PREFILTER_MAX || may_hold_number(text.as_bytes()))
+        {
             numbers::scan(self, text, out);
         }
         if flags & HAS_AT != 0 && self.on(FieldClass::Email) {

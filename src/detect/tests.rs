@@ -249,3 +249,35 @@ fn assorted_phrases() {
         assert_eq!(scan_all(text), expect.to_vec(), "{text}");
     }
 }
+
+/// The digit-count gate before the number scanner drops nothing it could
+/// find: the shortest date (five digits and a separator) and the shortest
+/// identifier (ten digits) are still found; ids and counters are not
+/// scanned.
+#[test]
+fn the_number_gate_keeps_the_shortest_findings() {
+    assert!(!may_hold_number(b"10234"));
+    assert!(!may_hold_number(b"123456789"));
+    assert!(!may_hold_number(b"1.2.3"));
+    assert!(may_hold_number(b"1 2345"));
+    assert!(may_hold_number(b"1234567890"));
+    assert_eq!(
+        scan_all("1 мая 1990 г.р."),
+        [(FieldClass::BirthDate, "1 мая 1990")]
+    );
+    assert_eq!(
+        scan_all("родился 1.2.1990 г."),
+        [(FieldClass::BirthDate, "1.2.1990")]
+    );
+    assert_eq!(
+        scan_all("паспорт 4509 123456"),
+        [(FieldClass::Passport, "4509 123456")]
+    );
+    assert_eq!(
+        scan_all("+79088481487"),
+        [(FieldClass::Phone, "+79088481487")]
+    );
+    for inert in ["10234", "ID 99812", "заказ 4411", "123456789"] {
+        assert_eq!(scan_all(inert), [], "{inert}");
+    }
+}
