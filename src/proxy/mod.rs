@@ -362,21 +362,44 @@ fn valid_actor(v: &HeaderValue) -> Option<String> {
 /// streams instead of waiting for the page's batched lookup. The same
 /// decision as the batched path (`body::RedactingBody`): a subject not in
 /// the cache is left to that path.
+///
+/// A verdict, once given, holds for the rest of the response: every record
+/// of one subject in a list (a day's appointments) gets the same answer,
+/// even if the cached state changes while the list streams, and the
+/// shared cache is asked once per subject rather than once per record.
+/// The memo is bounded ([`ORACLE_MEMO`] subjects); past that, the cache
+/// is asked for each new subject.
 fn record_oracle(
     source: &Arc<dyn ConsentSource>,
     mode: crate::rules::ConsentMode,
     purpose: Purpose,
 ) -> crate::redact::RecordOracle {
+    use crate::redact::RecordVerdict;
     let source = Arc::clone(source);
+    let memo: std::sync::Mutex<rustc_hash::FxHashMap<Box<str>, RecordVerdict>> =
+        std::sync::Mutex::default();
     Box::new(move |subject| {
+        let mut memo = memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(v) = memo.get(subject) {
+            return Some(*v);
+        }
         let state = source.cached(subject)?;
-        Some(if decide(mode, purpose, &state).allowed() {
-            crate::redact::RecordVerdict::Keep
+        let verdict = if decide(mode, purpose, &state).allowed() {
+            RecordVerdict::Keep
         } else {
-            crate::redact::RecordVerdict::Drop
-        })
+            RecordVerdict::Drop
+        };
+        if memo.len() < ORACLE_MEMO {
+            memo.insert(subject.into(), verdict);
+        }
+        Some(verdict)
     })
 }
+
+/// Subjects whose record verdict one response remembers at most.
+const ORACLE_MEMO: usize = 1024;
 
 async fn consent_check(
     state: &ProxyState,
@@ -746,4 +769,94 @@ async fn respond(
         parts,
         ProxyBody::Stream(Box::new(stream)),
     ))
+}
+
+#[cfg(test)]
+mod oracle_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::consent::SubjectState;
+    use crate::consent::memory::MemorySource;
+    use crate::redact::RecordVerdict;
+
+    /// A cache that always has an answer, and counts the questions.
+    struct Counting {
+        states: MemorySource,
+        asked: AtomicU64,
+    }
+
+    impl ConsentSource for Counting {
+        fn lookup<'a>(
+            &'a self,
+            subjects: &'a [String],
+        ) -> futures_util::future::BoxFuture<'a, Result<Vec<SubjectState>, ConsentError>> {
+            self.states.lookup(subjects)
+        }
+        fn cached(&self, subject: &str) -> Option<SubjectState> {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            Some(self.states.state(subject))
+        }
+    }
+
+    #[test]
+    fn a_record_verdict_holds_for_the_rest_of_the_response() {
+        let counting = Arc::new(Counting {
+            states: MemorySource::new(),
+            asked: AtomicU64::new(0),
+        });
+        counting.states.set_purpose("p-1", Purpose::Marketing, true);
+        let source: Arc<dyn ConsentSource> = counting.clone();
+        let oracle = record_oracle(
+            &source,
+            crate::rules::ConsentMode::OptIn,
+            Purpose::Marketing,
+        );
+        assert_eq!(oracle("p-1"), Some(RecordVerdict::Keep));
+        assert_eq!(oracle("p-2"), Some(RecordVerdict::Drop));
+        // A withdrawal and a grant while the list streams: this response
+        // keeps its answers, so a patient's records agree with each other.
+        counting
+            .states
+            .set_purpose("p-1", Purpose::Marketing, false);
+        counting.states.set_purpose("p-2", Purpose::Marketing, true);
+        for _ in 0..10 {
+            assert_eq!(oracle("p-1"), Some(RecordVerdict::Keep));
+            assert_eq!(oracle("p-2"), Some(RecordVerdict::Drop));
+        }
+        assert_eq!(counting.asked.load(Ordering::SeqCst), 2);
+        // The next response sees the new states.
+        let next = record_oracle(
+            &source,
+            crate::rules::ConsentMode::OptIn,
+            Purpose::Marketing,
+        );
+        assert_eq!(next("p-1"), Some(RecordVerdict::Drop));
+        assert_eq!(next("p-2"), Some(RecordVerdict::Keep));
+    }
+
+    #[test]
+    fn the_memo_is_bounded() {
+        let counting = Arc::new(Counting {
+            states: MemorySource::new(),
+            asked: AtomicU64::new(0),
+        });
+        let source: Arc<dyn ConsentSource> = counting.clone();
+        let oracle = record_oracle(
+            &source,
+            crate::rules::ConsentMode::OptOut,
+            Purpose::Marketing,
+        );
+        let n = ORACLE_MEMO + 100;
+        for i in 0..n {
+            assert_eq!(oracle(&format!("s-{i}")), Some(RecordVerdict::Keep));
+        }
+        // Remembered subjects are not asked again; those past the bound are.
+        for i in 0..n {
+            oracle(&format!("s-{i}"));
+        }
+        assert_eq!(counting.asked.load(Ordering::SeqCst), (n + 100) as u64);
+    }
 }
