@@ -1158,3 +1158,47 @@ async fn a_connection_whose_body_was_abandoned_is_not_reused() {
     assert!(r.text().contains("\"id\""), "{}", r.text());
     assert_eq!(up.connections.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+/// An upstream that closes each connection as soon as it has answered
+/// (without saying `connection: close`): the pooled connection is found
+/// closed and the next request connects anew.
+#[tokio::test]
+async fn an_upstream_that_closes_after_each_response_is_reconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{PATIENT}",
+        PATIENT.len()
+    );
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = s.write_all(answer.as_bytes()).await;
+                // Dropped here: closed right after the answer.
+            });
+        }
+    });
+    let proxy = ProxyBuilder::new(&format!("http://{addr}"))
+        .edit(|c| c.replace("[limits]", "[limits]\nworkers = 1"))
+        .start()
+        .await;
+    for i in 0..5 {
+        let r = get(&proxy.url("/api/patients/1"), &care()).await;
+        assert_eq!(r.status, 200, "request {i}");
+        assert_eq!(r.text(), PATIENT, "request {i}");
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 5);
+}

@@ -224,8 +224,12 @@ impl Upstream {
         req: Request<UpstreamBody>,
     ) -> Result<Response<ResponseBody>, SendError> {
         let mut req = req;
+        // After a stale connection the others in the pool are likely stale
+        // too (the upstream restarted, say): the retry connects anew.
+        let mut pool = true;
         loop {
-            let (mut sender, reused) = match checkout(self.id).await {
+            let idle = if pool { checkout(self.id).await } else { None };
+            let (mut sender, reused) = match idle {
                 Some(s) => (s, true),
                 None => (self.connect().await?, false),
             };
@@ -239,7 +243,10 @@ impl Upstream {
                     }));
                 }
                 Err(mut e) => match e.take_message() {
-                    Some(again) if reused => req = again,
+                    Some(again) if reused => {
+                        req = again;
+                        pool = false;
+                    }
                     _ => {
                         return Err(SendError::Http {
                             authority: self.authority.to_string(),
