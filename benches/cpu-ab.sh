@@ -44,40 +44,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export ZASLON_PSEUDONYM_KEY="bench-pseudonym-key-0123456789abcdef"
-KEY_SHA=$(printf %s bench-marketing-key | sha256sum | cut -d' ' -f1)
-config() { # port dir
-    mkdir -p "$2"
-    for id in 10234 10235; do
-        printf '{"subject":"%s","purpose":"marketing","granted":true,"at":"2026-11-01T10:00:00Z","source":"bench"}\n' "$id"
-    done >"$2/consent.jsonl"
-    cat >"$2/zaslon.toml" <<TOML
-[listen]
-address = "127.0.0.1:$1"
-[upstream]
-url = "http://127.0.0.1:18081"
-[pseudonymization]
-key_env = "ZASLON_PSEUDONYM_KEY"
-[[clients]]
-id = "crm"
-api_key_sha256 = "$KEY_SHA"
-purposes = ["marketing"]
-[[routes]]
-path = "/api/patients"
-records = "\$.items[*]"
-record_subject = "id"
-[consent]
-backend = "file"
-path = "$2/consent.jsonl"
-[audit]
-sink = "file"
-path = "$2/audit/zaslon.jsonl"
-[rules]
-dir = "$ROOT/rules"
-TOML
-}
-config 18090 "$WORK/old"
-config 18091 "$WORK/new"
+# shellcheck source=benches/zaslon-config.sh
+. "$ROOT/benches/zaslon-config.sh"
+write_config 18090 18081 "$WORK/old" "$ROOT"
+write_config 18091 18081 "$WORK/new" "$ROOT"
 
 "$OLD" bench-upstream --listen 127.0.0.1:18081 --size "$SIZE" 2>/dev/null &
 PIDS+=($!)
@@ -96,7 +66,7 @@ done
 cpu_per_request() {
     local t0 t1 out n
     t0=$(awk '{print $14 + $15}' "/proc/$1/stat")
-    out=$(wrk -t2 -c64 -d"${DURATION}s" -H "x-api-key: bench-marketing-key" \
+    out=$(wrk -t2 -c64 -d"${DURATION}s" -H "x-api-key: $BENCH_KEY" \
         -H "x-purpose: marketing" "http://127.0.0.1:$2/api/patients")
     t1=$(awk '{print $14 + $15}' "/proc/$1/stat")
     if echo "$out" | grep -q "Non-2xx"; then

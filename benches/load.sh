@@ -49,44 +49,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-KEY="bench-marketing-key"
-KEY_SHA=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
-export ZASLON_PSEUDONYM_KEY="bench-pseudonym-key-0123456789abcdef"
-cat >"$WORK/zaslon.toml" <<TOML
-[listen]
-address = "127.0.0.1:$ZASLON_PORT"
-
-[upstream]
-url = "http://127.0.0.1:$UP_PORT"
-
-[pseudonymization]
-key_env = "ZASLON_PSEUDONYM_KEY"
-
-[[clients]]
-id = "crm"
-api_key_sha256 = "$KEY_SHA"
-purposes = ["marketing"]
-
-# A list route: no single subject, so no consent lookup per request.
-[[routes]]
-path = "/api/patients"
-records = "\$.items[*]"
-record_subject = "id"
-
-# Marketing is opt-in: the bench upstream's two patients have granted it,
-# so their records stay in the list.
-[consent]
-backend = "file"
-path = "$WORK/consent.jsonl"
-
-[audit]
-sink = "file"
-path = "$WORK/audit/zaslon.jsonl"
-TOML
-for id in 10234 10235; do
-    printf '{"subject":"%s","purpose":"marketing","granted":true,"at":"2026-11-01T10:00:00Z","source":"bench"}\n' "$id"
-done >"$WORK/consent.jsonl"
-[ -d "$ROOT/rules" ] && printf '\n[rules]\ndir = "%s/rules"\n' "$ROOT" >>"$WORK/zaslon.toml"
+# shellcheck source=benches/zaslon-config.sh
+. "$ROOT/benches/zaslon-config.sh"
+KEY=$BENCH_KEY
+write_config "$ZASLON_PORT" "$UP_PORT" "$WORK" "$ROOT"
 
 sed -e "s#@DIR@#$WORK#g" -e "s#@LISTEN@#127.0.0.1:$NGINX_PORT#g" \
     -e "s#@UPSTREAM@#127.0.0.1:$UP_PORT#g" "$ROOT/benches/nginx.conf.tmpl" >"$WORK/nginx.conf"
