@@ -55,6 +55,9 @@ struct Frame {
     rec: u8,
 }
 
+/// How many enclosing keys a context rule is looked for in.
+const CONTEXT_DEPTH: usize = 4;
+
 const NOT_ON_PATH: u8 = 0;
 const RECORDS: u8 = u8::MAX;
 
@@ -727,6 +730,15 @@ impl JsonRedactor {
     fn fast_members(&mut self, src: &mut Src<'_>, out: &mut Vec<u8>, mut i: usize) -> usize {
         let inp = src.inp;
         let scan_values = self.plan.detectors.is_some();
+        // The context rules whose `within` names one of the enclosing keys
+        // that `classify` looks at: a key named by one of them takes the
+        // slow path, any other is decided by its own class.
+        let near_ctx = self
+            .frames
+            .iter()
+            .rev()
+            .take(CONTEXT_DEPTH)
+            .fold(0, |m, f| m | f.key.ctx_within);
         let Some(frame) = self.frames.last_mut() else {
             return i;
         };
@@ -738,7 +750,14 @@ impl JsonRedactor {
                 return i;
             };
             let raw = &inp[i + 1..ke - 1];
-            let Some(fast) = self.local_keys.get(raw).map(|k| k.fast) else {
+            let Some(fast) = self
+                .local_keys
+                .get(raw)
+                .map(|k| match k.info.ctx_keys & near_ctx {
+                    0 => k.fast,
+                    _ => Fast::No,
+                })
+            else {
                 return i;
             };
             let c = skip_ws(inp, ke);
@@ -1209,7 +1228,7 @@ impl JsonRedactor {
         }
         if key.ctx_keys != 0 {
             // The nearest enclosing key named by a context rule decides.
-            for f in self.frames[..enclosing].iter().rev().take(4) {
+            for f in self.frames[..enclosing].iter().rev().take(CONTEXT_DEPTH) {
                 let m = f.key.ctx_within & key.ctx_keys;
                 if m != 0 {
                     return self.plan.rules.contexts()[m.trailing_zeros() as usize].class;

@@ -49,7 +49,8 @@ pub struct Plan {
 /// How a key's scalar values may be handled on the fast path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fast {
-    /// Context, siblings or the action need the slow path.
+    /// Siblings or the action need the slow path (a context rule that
+    /// applies sends any key there too: see [`Plan::fast`]).
     No,
     /// No class at all: copied as is (after detectors, if any).
     Inert,
@@ -108,13 +109,14 @@ impl Plan {
         }
     }
 
-    /// Whether a scalar under this key can be copied without a look at
-    /// its enclosing keys or its value (see [`Fast`]).
+    /// Whether a scalar under this key can be handled without a look at
+    /// its value (see [`Fast`]), where no context rule of the key applies.
+    /// A key that context rules name (`ctx_keys`, as `phone` under
+    /// `clinic`) is given its own class's answer here; the tokenizer takes
+    /// it only after checking that none of those rules' `within` keys
+    /// encloses the member (`JsonRedactor::fast_members`).
     pub fn fast(&self, info: &KeyInfo) -> Fast {
-        let plain = info.ctx_keys == 0
-            && info.sibling_value == 0
-            && info.sibling_disc == 0
-            && info.sibling_within == 0;
+        let plain = info.sibling_value == 0 && info.sibling_disc == 0 && info.sibling_within == 0;
         match info.class {
             _ if !plain => Fast::No,
             None => Fast::Inert,

@@ -426,3 +426,41 @@ fn removed_members_are_dropped_and_counted_at_any_chunking() {
         assert_eq!(removed[FieldClass::OmsPolicy.index()], 1, "chunk {chunk}");
     }
 }
+
+#[test]
+fn a_context_key_takes_the_fast_path_only_outside_its_context() {
+    // `phone`, `address`, `email`, `surname` and `patronymic` are named by
+    // context rules (an organisation's phone is not a patient's). Outside
+    // those contexts they are decided by their own class on the fast path;
+    // under `clinic`, `insurer` or `name` the slow path decides. The
+    // expected bytes are what the slow path gave for every member before
+    // the fast path took context keys.
+    let doc = r#"{"items":[{"id":"1","surname":"Иванова","phone":"+7 916 123-45-67","clinic":{"phone":"+7 495 123-45-67","address":"г. Москва, ул. Лесная, д. 5","name":"Поликлиника 1","inn":"7707083893"},"address":"г. Москва, ул. Лесная, д. 5, кв. 12","email":"m.ivanova@example.ru","name":{"family":"Иванова","given":"Мария"},"insurer":{"email":"info@example.ru","title":"СК"},"patronymic":"Петровна"}]}"#;
+    let cases = [
+        (
+            Purpose::Marketing,
+            r#"{"items":[{"id":"1","phone":"+7 916 123-45-67","clinic":{"phone":"+7 495 123-45-67","address":"г. Москва, [address]","name":"Поликлиника 1","inn":"7707083893"},"email":"m.ivanova@example.ru","name":{"given":"Мария"},"insurer":{"email":"info@example.ru","title":"СК"}}]}"#,
+        ),
+        (
+            Purpose::Support,
+            r#"{"items":[{"id":"1","surname":"Иванова","phone":"+* *** ***-**-67","clinic":{"phone":"+* *** ***-**-67","address":"г. Москва, [address]","name":"Поликлиника 1","inn":"7707083893"},"email":"*.*******@*******.**","name":{"family":"Иванова","given":"Мария"},"insurer":{"email":"****@*******.**","title":"СК"},"patronymic":"Петровна"}]}"#,
+        ),
+        (Purpose::Care, doc),
+    ];
+    let e = engine();
+    for (purpose, want) in cases {
+        for chunk in 1..=doc.len() {
+            let mut r = e.redactor(purpose, ContentKind::Json).unwrap();
+            let mut out = Vec::new();
+            for c in doc.as_bytes().chunks(chunk) {
+                r.feed(c, &mut out).unwrap();
+            }
+            r.finish(&mut out).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                want,
+                "{purpose:?}, chunk {chunk}"
+            );
+        }
+    }
+}
