@@ -767,15 +767,14 @@ impl JsonRedactor {
             let v = skip_ws(inp, c + 1);
             let ve = 'value: {
                 if let Fast::Removed(class) = fast {
-                    // A string without escapes, or a number: dropped as
-                    // `drop_member` does (anything else takes the slow path).
+                    // A string or a number: dropped as `drop_member` does
+                    // (anything else takes the slow path). A string's
+                    // escapes need no decoding: `string_end` accepts just
+                    // the escapes that `value::unescape` decodes, so the
+                    // slow path could not fail on it either.
                     let ve = match inp.get(v) {
                         Some(b'"') => match lex::string_end(inp, v + 1) {
-                            StrEnd::End(e)
-                                if memchr::memchr(b'\\', &inp[v + 1..e - 1]).is_none() =>
-                            {
-                                e
-                            }
+                            StrEnd::End(e) => e,
                             _ => break 'value None,
                         },
                         Some(b'-' | b'0'..=b'9') => {

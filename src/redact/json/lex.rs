@@ -282,6 +282,49 @@ mod tests {
         assert_eq!(end("\"Иванов Иван Иванович\"".as_bytes()), Some(40));
     }
 
+    /// The fast path drops a removed string without decoding it, which is
+    /// sound only if every string `string_end` accepts decodes.
+    #[test]
+    fn string_end_accepts_just_the_escapes_unescape_decodes() {
+        let atoms = [
+            "a",
+            "\\\"",
+            "\\\\",
+            "\\/",
+            "\\b",
+            "\\f",
+            "\\n",
+            "\\r",
+            "\\t",
+            "\\x",
+            "\\u0041",
+            "\\u00e9",
+            "\\u0000",
+            "\\uD83D",
+            "\\uDE00",
+            "\\uDBFF",
+            "\\uDC00",
+            "\\uD83D\\uDE00",
+            "\\u12",
+            "\\uZZZZ",
+            "\\u",
+            "\\",
+            "й",
+        ];
+        // A lone backslash is tried last only: before another atom it
+        // would escape that atom's first byte instead.
+        for a in atoms.iter().filter(|a| **a != "\\") {
+            for b in atoms {
+                let body = format!("{a}{b}");
+                let quoted = format!("\"{body}\" ");
+                let lexed = matches!(string_end(quoted.as_bytes(), 1), StrEnd::End(e) if e == quoted.len() - 1);
+                let decoded =
+                    crate::redact::value::unescape(body.as_bytes(), &mut String::new()).is_ok();
+                assert_eq!(lexed, decoded, "{body}");
+            }
+        }
+    }
+
     #[test]
     fn numbers() {
         for ok in ["0", "-0", "12", "1.5", "-1.5e10", "1E+2", "11223344595"] {

@@ -405,7 +405,7 @@ fn a_given_name_that_ends_like_a_patronymic_is_one_in_any_case() {
 #[test]
 fn removed_members_are_dropped_and_counted_at_any_chunking() {
     // Removed first, middle and last members; a string, a number, an
-    // escaped string (the slow path) and kept members between them.
+    // escaped string and kept members between them.
     let doc = r#"{"snils":"112-233-445 95","a":1, "passport" : "4510 123456","oms":7700000000000014,"b":"x","snils_number":"112\u002d233-445 95"}"#;
     let e = engine();
     for chunk in 1..=doc.len() {
