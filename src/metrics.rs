@@ -8,10 +8,24 @@
 //! Callers resolve labelled handles when they build a route or client
 //! (`with_label_values` once), not per request.
 
+use std::sync::{Arc, OnceLock};
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
+
+use crate::class::FieldClass;
+
+/// The `action` label values of `field_values_total`, in the order of
+/// [`Metrics::count_fields`]'s counts.
+const FIELD_ACTIONS: [&str; 5] = [
+    "disclosed",
+    "masked",
+    "pseudonymized",
+    "generalized",
+    "removed",
+];
 
 /// Latency buckets in seconds, 100 µs to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -37,6 +51,10 @@ pub struct Metrics {
     /// `{class, action}` with action one of disclosed, masked,
     /// pseudonymized, generalized, removed.
     pub field_values_total: IntCounterVec,
+    /// `field_values_total`'s children, each resolved on its first count
+    /// (so that `/metrics` lists only the pairs that occurred) and then
+    /// taken without hashing its labels again.
+    field_counters: Arc<[[OnceLock<IntCounter>; FIELD_ACTIONS.len()]; FieldClass::COUNT]>,
     pub consent_cache_hits_total: IntCounter,
     pub consent_cache_misses_total: IntCounter,
     pub consent_cache_backend_errors_total: IntCounter,
@@ -158,6 +176,9 @@ impl Metrics {
                     &["route"],
                 ),
             ),
+            field_counters: Arc::new(std::array::from_fn(|_| {
+                std::array::from_fn(|_| OnceLock::new())
+            })),
             field_values_total: reg(
                 &r,
                 counter_vec(
@@ -259,18 +280,22 @@ impl Metrics {
 
     /// Counts a redactor's statistics into `field_values_total`.
     pub fn count_fields(&self, stats: &crate::redact::RedactStats) {
-        for c in crate::class::FieldClass::ALL {
+        for c in FieldClass::ALL {
             let i = c.index();
-            for (action, n) in [
-                ("disclosed", stats.disclosed[i]),
-                ("masked", stats.masked[i]),
-                ("pseudonymized", stats.pseudonymized[i]),
-                ("generalized", stats.generalized[i]),
-                ("removed", stats.removed[i]),
-            ] {
+            let counts = [
+                stats.disclosed[i],
+                stats.masked[i],
+                stats.pseudonymized[i],
+                stats.generalized[i],
+                stats.removed[i],
+            ];
+            for (a, n) in counts.into_iter().enumerate() {
                 if n > 0 {
-                    self.field_values_total
-                        .with_label_values(&[c.as_str(), action])
+                    self.field_counters[i][a]
+                        .get_or_init(|| {
+                            self.field_values_total
+                                .with_label_values(&[c.as_str(), FIELD_ACTIONS[a]])
+                        })
                         .inc_by(u64::from(n));
                 }
             }
@@ -340,5 +365,36 @@ mod tests {
         // (labelled vectors without children are not gathered).
         let m2 = Metrics::new();
         assert_eq!(m2.registry().gather().len(), METRIC_NAMES.len() - 6);
+    }
+
+    #[test]
+    fn field_counts_add_up_and_list_only_what_occurred() {
+        let m = Metrics::new();
+        let mut stats = crate::redact::RedactStats::default();
+        stats.masked[FieldClass::Snils.index()] = 2;
+        stats.removed[FieldClass::Address.index()] = 1;
+        m.count_fields(&stats);
+        stats.removed[FieldClass::Address.index()] = 4;
+        stats.disclosed[FieldClass::Email.index()] = 3;
+        m.count_fields(&stats);
+        let text = m.render();
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("zaslon_field_values_total{"))
+            .collect();
+        assert_eq!(
+            series,
+            [
+                "zaslon_field_values_total{action=\"disclosed\",class=\"email\"} 3",
+                "zaslon_field_values_total{action=\"masked\",class=\"snils\"} 4",
+                "zaslon_field_values_total{action=\"removed\",class=\"address\"} 5",
+            ]
+        );
+        // A clone shares the counters.
+        m.clone().count_fields(&stats);
+        assert!(
+            m.render()
+                .contains("zaslon_field_values_total{action=\"removed\",class=\"address\"} 9")
+        );
     }
 }
