@@ -120,6 +120,8 @@ pub struct JsonRedactor {
     replay_next: Option<(u32, Option<FieldClass>)>,
     local_keys: KeyCache,
     text: String,
+    /// A scanned value rebuilt with its findings replaced.
+    rebuilt: String,
     findings: Vec<Finding>,
     seen_value: bool,
     records: Option<Arc<super::RecordSpec>>,
@@ -203,6 +205,7 @@ impl JsonRedactor {
             capture: None,
             replay_next: None,
             text: String::new(),
+            rebuilt: String::new(),
             findings: Vec::new(),
             seen_value: false,
             records: None,
@@ -1384,7 +1387,10 @@ impl JsonRedactor {
                 return self.whole(src, out, s, e, f.class, action, text);
             }
         }
-        let mut rebuilt = String::with_capacity(value.len());
+        // The value rebuilt with its findings replaced, in a buffer kept
+        // from one value to the next.
+        let mut rebuilt = std::mem::take(&mut self.rebuilt);
+        rebuilt.clear();
         let mut last = 0;
         for k in 0..self.findings.len() {
             let f = self.findings[k];
@@ -1410,9 +1416,11 @@ impl JsonRedactor {
             last = f.end;
         }
         rebuilt.push_str(&value[last..]);
-        let mut lit = Vec::with_capacity(rebuilt.len() + 2);
-        value::write_json_string(&rebuilt, &mut lit);
-        self.replace(src, out, s, e, &lit)
+        self.replace_by(src, out, s, e, |out| {
+            value::write_json_string(&rebuilt, out)
+        });
+        self.rebuilt = rebuilt;
+        Ok(())
     }
 
     /// Applies a non-`Allow` action to the whole value `[s, e)`.
@@ -1475,15 +1483,27 @@ impl JsonRedactor {
         e: usize,
         with: &[u8],
     ) -> Result<(), RedactError> {
+        self.replace_by(src, out, s, e, |out| out.extend_from_slice(with));
+        Ok(())
+    }
+
+    /// [`Self::replace`] with what `write` appends to the output.
+    fn replace_by(
+        &mut self,
+        src: &mut Src<'_>,
+        out: &mut Vec<u8>,
+        s: usize,
+        e: usize,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) {
         if let Some(f) = self.frames.last_mut() {
             f.emitted_any = true;
         }
         self.member_open = false;
         src.flush_to(out, s);
-        out.extend_from_slice(with);
+        write(out);
         src.flushed = e;
         self.after_value();
-        Ok(())
     }
 
     /// Drops the current member (its key, its value `[s, e)` and one comma).
