@@ -152,13 +152,32 @@ fn adjacent_identifiers_in_one_cluster() {
 
 #[test]
 fn prefilter_flags() {
-    assert_eq!(prefilter(b"abc"), 0);
-    assert_eq!(prefilter(b"a1"), HAS_DIGIT);
+    assert_eq!(prefilter(b"abc"), (0, 0));
+    assert_eq!(prefilter(b"a1"), (HAS_DIGIT, 1));
     assert_eq!(
         prefilter("x@Ж".as_bytes()),
-        HAS_AT | HAS_CAPITAL | HAS_CYRILLIC
+        (HAS_AT | HAS_CAPITAL | HAS_CYRILLIC, 0)
     );
-    assert_eq!(prefilter("только строчные буквы".as_bytes()), HAS_CYRILLIC);
+    assert_eq!(
+        prefilter("только строчные буквы".as_bytes()),
+        (HAS_CYRILLIC | HAS_SEP, 0)
+    );
+    assert_eq!(prefilter(b"1990-05-12"), (HAS_DIGIT | HAS_SEP, 8));
+    // Every byte value against its own definition, one at a time and in a
+    // string long enough for the vectorised loop.
+    for x in 0..=255u8 {
+        let want = u8::from(x.is_ascii_digit()) * HAS_DIGIT
+            | u8::from(x == b'@') * HAS_AT
+            | u8::from((0x90..=0xAF).contains(&x)) * HAS_CAPITAL
+            | u8::from(x == 0xD0 || x == 0xD1) * HAS_CYRILLIC
+            | u8::from(x == b'-' || x == b'.' || x == b' ') * HAS_SEP;
+        let n = u32::from(x.is_ascii_digit());
+        assert_eq!(prefilter(&[x]), (want, n), "{x:#x}");
+        let mut long = vec![b'a'; 100];
+        long[37] = x;
+        long[99] = x;
+        assert_eq!(prefilter(&long), (want, 2 * n), "{x:#x}");
+    }
     // Small letters alone cost one pass; an address needs a digit anyway.
     assert_eq!(
         scan_all("в д. 5, кв. 3"),
@@ -256,11 +275,15 @@ fn assorted_phrases() {
 /// scanned.
 #[test]
 fn the_number_gate_keeps_the_shortest_findings() {
-    assert!(!may_hold_number(b"10234"));
-    assert!(!may_hold_number(b"123456789"));
-    assert!(!may_hold_number(b"1.2.3"));
-    assert!(may_hold_number(b"1 2345"));
-    assert!(may_hold_number(b"1234567890"));
+    let gate = |b: &[u8]| {
+        let (flags, digits) = prefilter(b);
+        may_hold_number(flags, digits)
+    };
+    assert!(!gate(b"10234"));
+    assert!(!gate(b"123456789"));
+    assert!(!gate(b"1.2.3"));
+    assert!(gate(b"1 2345"));
+    assert!(gate(b"1234567890"));
     assert_eq!(
         scan_all("1 мая 1990 г.р."),
         [(FieldClass::BirthDate, "1 мая 1990")]
