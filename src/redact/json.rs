@@ -768,6 +768,10 @@ impl JsonRedactor {
                 return i;
             }
             let v = skip_ws(inp, c + 1);
+            let fast = match fast {
+                Fast::GivenName => given_name(&self.plan, src, v),
+                f => f,
+            };
             let ve = 'value: {
                 if let Fast::Removed(class) = fast {
                     // A string or a number: dropped as `drop_member` does
@@ -1530,6 +1534,33 @@ impl JsonRedactor {
         } else {
             St::CommaOrEnd
         };
+    }
+}
+
+/// How the fast path handles a given name whose value starts at `v`:
+/// as the class its value shows (`refine`), when this purpose allows or
+/// removes that class. A value to decode, or any other action, takes
+/// the slow path.
+fn given_name(plan: &Plan, src: &Src<'_>, v: usize) -> Fast {
+    let inp = src.inp;
+    if inp.get(v) != Some(&b'"') {
+        return Fast::No;
+    }
+    let StrEnd::End(e) = lex::string_end(inp, v + 1) else {
+        return Fast::No;
+    };
+    let body = &inp[v + 1..e - 1];
+    let Some(text) = src
+        .text
+        .get(v + 1..e - 1)
+        .filter(|_| !body.contains(&b'\\'))
+    else {
+        return Fast::No;
+    };
+    match refine(FieldClass::GivenName, text).map(|c| (c, plan.action(c))) {
+        Some((c, Action::Allow)) => Fast::Allowed(c),
+        Some((c, Action::Remove)) => Fast::Removed(c),
+        _ => Fast::No,
     }
 }
 

@@ -59,6 +59,10 @@ pub enum Fast {
     /// A class this purpose removes, whatever the value: a scalar member
     /// is dropped without being decoded.
     Removed(FieldClass),
+    /// A given name, which its value may show to be a patronymic or a full
+    /// name: refined by the value, then handled as `Allowed` or `Removed`
+    /// for the class it turns out to be.
+    GivenName,
 }
 
 /// Warm caches kept per purpose.
@@ -120,8 +124,8 @@ impl Plan {
         match info.class {
             _ if !plain => Fast::No,
             None => Fast::Inert,
-            // A given name may refine to another class: always looked at.
-            Some(FieldClass::GivenName) => Fast::No,
+            // A given name may refine to another class: its value decides.
+            Some(FieldClass::GivenName) => Fast::GivenName,
             Some(c) if self.action(c) == Action::Allow => Fast::Allowed(c),
             // An INN's value may show it is an organisation's: looked at.
             Some(c) if c != FieldClass::Inn && self.action(c) == Action::Remove => Fast::Removed(c),

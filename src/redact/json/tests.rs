@@ -464,3 +464,43 @@ fn a_context_key_takes_the_fast_path_only_outside_its_context() {
         }
     }
 }
+
+#[test]
+fn given_names_are_refined_by_their_value_at_any_chunking() {
+    // A given name that reads as a patronymic or a full name is one, for
+    // marketing removed; an escaped one, a number and null take the slow
+    // path. The expected bytes are those of the slow path, which handled
+    // every given name before the fast path took them.
+    let doc = r#"{"a":[{"given_name":"Мария","first_name":"Петрович","givenName":"Анна Мария","given_name2":"Ильинична","x":1},{"firstName":"Оль\u0433а","given_name":null,"given_name_3":7,"given_name_4":"ЮЛИЯ"}]}"#;
+    let marketing = r#"{"a":[{"given_name":"Мария","x":1},{"firstName":"Оль\u0433а","given_name":null,"given_name_3":7,"given_name_4":"ЮЛИЯ"}]}"#;
+    let e = engine();
+    for (purpose, want) in [(Purpose::Marketing, marketing), (Purpose::Support, doc)] {
+        for chunk in 1..=doc.len() {
+            let mut r = e.redactor(purpose, ContentKind::Json).unwrap();
+            let mut out = Vec::new();
+            for c in doc.as_bytes().chunks(chunk) {
+                r.feed(c, &mut out).unwrap();
+            }
+            r.finish(&mut out).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                want,
+                "{purpose:?}, chunk {chunk}"
+            );
+            if purpose == Purpose::Marketing {
+                let st = r.stats();
+                assert_eq!(
+                    st.removed[FieldClass::Patronymic.index()],
+                    2,
+                    "chunk {chunk}"
+                );
+                assert_eq!(st.removed[FieldClass::FullName.index()], 1, "chunk {chunk}");
+                assert_eq!(
+                    st.disclosed[FieldClass::GivenName.index()],
+                    4,
+                    "chunk {chunk}"
+                );
+            }
+        }
+    }
+}
