@@ -1585,21 +1585,34 @@ fn refine(class: FieldClass, value: &str) -> Option<FieldClass> {
         return Some(class);
     }
     let v = value.trim();
-    if v.split_whitespace().count() > 1 {
+    // Trimmed, any whitespace left separates two words. Names are Cyrillic
+    // or Latin letters: the bytes that can start a whitespace character
+    // rule most out without decoding them.
+    let may_space = v
+        .bytes()
+        .any(|b| matches!(b, 0x09..=0x0D | b' ' | 0xC2 | 0xE1..=0xE3));
+    if may_space && v.contains(char::is_whitespace) {
         return Some(FieldClass::FullName);
     }
-    const SUFFIXES: &[&str] = &["ич", "вна", "ична", "оглы", "кызы", "угли", "гызы"];
-    if v.chars().count() > 4 && SUFFIXES.iter().any(|s| ends_with_lowercase(v, s)) {
+    // The suffixes, last letter first.
+    const SUFFIXES: [&[char]; 7] = [
+        &['ч', 'и'],
+        &['а', 'н', 'в'],
+        &['а', 'н', 'ч', 'и'],
+        &['ы', 'л', 'г', 'о'],
+        &['ы', 'з', 'ы', 'к'],
+        &['и', 'л', 'г', 'у'],
+        &['ы', 'з', 'ы', 'г'],
+    ];
+    // The last four letters, lower-cased, last first: one decoding.
+    let mut tail = ['\0'; 4];
+    for (t, c) in tail.iter_mut().zip(v.chars().rev()) {
+        *t = cyrillic_lower(c);
+    }
+    if v.chars().nth(4).is_some() && SUFFIXES.iter().any(|s| tail.starts_with(s)) {
         return Some(FieldClass::Patronymic);
     }
     Some(class)
-}
-
-/// Whether `v` ends with `suffix` (lower-case Cyrillic) in any case,
-/// without allocating a lower-cased copy.
-fn ends_with_lowercase(v: &str, suffix: &str) -> bool {
-    let mut tail = v.chars().rev().map(cyrillic_lower);
-    suffix.chars().rev().all(|want| tail.next() == Some(want))
 }
 
 /// The lower case of a Russian letter; any other character as it is (the

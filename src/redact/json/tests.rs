@@ -392,6 +392,28 @@ fn a_given_name_that_ends_like_a_patronymic_is_one_in_any_case() {
         };
         assert_eq!(refine(FieldClass::GivenName, v), Some(want), "{v}");
     }
+    // Any Unicode whitespace inside separates words; at the ends it is
+    // trimmed.
+    for v in [
+        "Анна\u{a0}Мария",
+        "Анна\tМария",
+        "Анна\u{3000}Мария",
+        "Анна\u{2009}Мария",
+        "Anna\u{85}Maria",
+    ] {
+        assert_eq!(
+            refine(FieldClass::GivenName, v),
+            Some(FieldClass::FullName),
+            "{v:?}"
+        );
+    }
+    for v in [" Мария\u{a0}", "\u{2028}Мария", "Мария№", "Мари«я»"] {
+        assert_eq!(
+            refine(FieldClass::GivenName, v),
+            Some(FieldClass::GivenName),
+            "{v:?}"
+        );
+    }
     // Four letters or fewer are too short to tell ("Ёжич").
     for v in ["Иван", "Мария", "Ёжич", "ич", "John", "ИЛЬИЧ"] {
         let want = match v {
