@@ -116,16 +116,16 @@ fn prefilter(b: &[u8]) -> (u8, u32) {
 /// The prefilter's flags of one byte.
 #[inline(always)]
 fn byte_flags(x: u8) -> u8 {
-    u8::from(x.wrapping_sub(b'0') < 10) * HAS_DIGIT
-        | u8::from(x == b'@') * HAS_AT
+    (u8::from(x.wrapping_sub(b'0') < 10) * HAS_DIGIT)
+        | (u8::from(x == b'@') * HAS_AT)
         // Second bytes of the Cyrillic capitals А..Я (D0 90..AF). They also
         // occur in a few other characters (no-break space, «», №), which
         // only costs a look for capitals; small Cyrillic letters never set
         // it. Ё (D0 81) shares its second byte with «с» and is left out: a
         // full name always has another capital.
-        | u8::from(x.wrapping_sub(0x90) < 0x20) * HAS_CAPITAL
-        | u8::from(x & 0xFE == 0xD0) * HAS_CYRILLIC
-        | u8::from(matches!(x, b'-' | b'.' | b' ')) * HAS_SEP
+        | (u8::from(x.wrapping_sub(0x90) < 0x20) * HAS_CAPITAL)
+        | (u8::from(x & 0xFE == 0xD0) * HAS_CYRILLIC)
+        | (u8::from(matches!(x, b'-' | b'.' | b' ')) * HAS_SEP)
 }
 
 impl Detectors {

@@ -166,11 +166,11 @@ fn prefilter_flags() {
     // Every byte value against its own definition, one at a time and in a
     // string long enough for the vectorised loop.
     for x in 0..=255u8 {
-        let want = u8::from(x.is_ascii_digit()) * HAS_DIGIT
-            | u8::from(x == b'@') * HAS_AT
-            | u8::from((0x90..=0xAF).contains(&x)) * HAS_CAPITAL
-            | u8::from(x == 0xD0 || x == 0xD1) * HAS_CYRILLIC
-            | u8::from(x == b'-' || x == b'.' || x == b' ') * HAS_SEP;
+        let want = (u8::from(x.is_ascii_digit()) * HAS_DIGIT)
+            | (u8::from(x == b'@') * HAS_AT)
+            | (u8::from((0x90..=0xAF).contains(&x)) * HAS_CAPITAL)
+            | (u8::from(x == 0xD0 || x == 0xD1) * HAS_CYRILLIC)
+            | (u8::from(x == b'-' || x == b'.' || x == b' ') * HAS_SEP);
         let n = u32::from(x.is_ascii_digit());
         assert_eq!(prefilter(&[x]), (want, n), "{x:#x}");
         let mut long = vec![b'a'; 100];
