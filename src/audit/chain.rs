@@ -288,7 +288,7 @@ mod tests {
                 consent: (i % 2 == 1).then(|| s.clone()),
                 classes: (0..i % 3)
                     .map(|k| crate::audit::ClassCounts {
-                        class: strings[(i + k) % strings.len()].clone(),
+                        class: strings[(i + k) % strings.len()].clone().into(),
                         disclosed: k as u32,
                         masked: u32::MAX,
                         pseudonymized: 7,

@@ -26,7 +26,10 @@ pub use verify::{VerifyError, VerifyReport, verify};
 /// Per field class, what happened to the values of one response.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClassCounts {
-    pub class: String,
+    /// The class's name: borrowed from `FieldClass::as_str` when the proxy
+    /// counts a response (no allocation per class and request), owned when
+    /// a record is read back.
+    pub class: std::borrow::Cow<'static, str>,
     pub disclosed: u32,
     pub masked: u32,
     pub pseudonymized: u32,
@@ -81,7 +84,7 @@ impl AuditEvent {
             .map(|c| {
                 let i = c.index();
                 ClassCounts {
-                    class: c.as_str().to_owned(),
+                    class: c.as_str().into(),
                     disclosed: stats.disclosed[i],
                     masked: stats.masked[i],
                     pseudonymized: stats.pseudonymized[i],

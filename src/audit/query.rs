@@ -103,13 +103,13 @@ fn access(r: Record) -> Access {
         .classes
         .iter()
         .filter(|c| c.disclosed > 0)
-        .map(|c| c.class.clone())
+        .map(|c| c.class.to_string())
         .collect();
     let withheld = e
         .classes
         .iter()
         .filter(|c| c.masked + c.pseudonymized + c.generalized + c.removed > 0)
-        .map(|c| c.class.clone())
+        .map(|c| c.class.to_string())
         .collect();
     Access {
         time: e.time,

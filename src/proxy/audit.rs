@@ -3,7 +3,7 @@
 //! when the response is dropped half-sent.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::audit::{AuditError, AuditEvent, AuditSink};
 use crate::metrics::Metrics;
@@ -131,19 +131,35 @@ impl Drop for AuditRecord {
 
 /// Now, as RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, dd) = civil_from_days(i64::try_from(days).unwrap_or(0));
-    format!(
-        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
+    rfc3339(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
     )
+}
+
+/// A time since the Unix epoch as RFC 3339 UTC with milliseconds
+/// (`2026-11-25T07:30:00.123Z`). Every request's audit record carries one,
+/// so the digits are written straight into the string, without `format!`.
+fn rfc3339(since_epoch: Duration) -> String {
+    let secs = since_epoch.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(0));
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: u64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, u64::try_from(y.clamp(0, 9999)).unwrap_or(0));
+    put(5, 2, u64::from(m));
+    put(8, 2, u64::from(d));
+    put(11, 2, rem / 3600);
+    put(14, 2, rem % 3600 / 60);
+    put(17, 2, rem % 60);
+    put(20, 3, u64::from(since_epoch.subsec_millis()));
+    b.iter().map(|&c| char::from(c)).collect()
 }
 
 /// Howard Hinnant's days-to-civil for the proleptic Gregorian calendar.
@@ -176,6 +192,17 @@ mod tests {
         assert_eq!(civil_from_days(20_788), (2026, 12, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(now_rfc3339().len(), "2026-11-25T07:31:44.000Z".len());
+    }
+
+    #[test]
+    fn rfc3339_writes_every_field_zero_padded() {
+        let at = |s: u64, ms: u64| rfc3339(Duration::from_millis(s * 1000 + ms));
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
+        // 2026-11-25T07:30:00.123Z, the example in docs/audit.md.
+        assert_eq!(at(1_795_591_800, 123), "2026-11-25T07:30:00.123Z");
+        assert_eq!(at(951_782_399, 9), "2000-02-28T23:59:59.009Z");
+        assert_eq!(at(951_782_400 + 3_723, 45), "2000-02-29T01:02:03.045Z");
+        assert_eq!(at(253_402_300_799, 999), "9999-12-31T23:59:59.999Z");
     }
 
     #[test]
