@@ -4,10 +4,16 @@
 # bench-passthrough`: no policy at all, the reference for what hyper alone
 # costs) vs the upstream directly, for 1 KiB, 16 KiB and 256 KiB JSON
 # responses, wrk at 64 connections. Loopback only, bounded: DURATION seconds
-# per case (default 10), 12 cases.
+# per case (default 10), ROUNDS rounds (default 3) of 12 cases.
 #
 #   benches/load.sh            # builds the release binary, installs wrk/nginx if missing
-#   DURATION=5 benches/load.sh
+#   DURATION=5 ROUNDS=5 benches/load.sh
+#
+# Each round measures the four targets back to back, in an order that
+# rotates from round to round, and takes the ratios within the round; the
+# summary gives the median of each ratio over the rounds, with every
+# round's value, since the machine's speed moves between runs.
+# WORKERS sets zaslon's `[limits] workers` (default 0: one per CPU).
 #
 # The proxy runs as `zaslon serve` with the file audit sink (group fsync)
 # and the file consent journal in a temporary directory, as in production;
@@ -25,6 +31,8 @@ NGINX_PORT=${NGINX_PORT:-18082}
 PASS_PORT=${PASS_PORT:-18083}
 SIZES=${SIZES:-"1024 16384 262144"}
 PROXY_CMD=${PROXY_CMD:-serve}
+ROUNDS=${ROUNDS:-3}
+WORKERS=${WORKERS:-0}
 
 need() { command -v "$1" >/dev/null 2>&1; }
 if ! need wrk || ! { need nginx || [ -x /usr/sbin/nginx ]; }; then
@@ -53,6 +61,7 @@ trap cleanup EXIT
 . "$ROOT/benches/zaslon-config.sh"
 KEY=$BENCH_KEY
 write_config "$ZASLON_PORT" "$UP_PORT" "$WORK" "$ROOT"
+printf '\n[limits]\nworkers = %s\n' "$WORKERS" >>"$WORK/zaslon.toml"
 
 sed -e "s#@DIR@#$WORK#g" -e "s#@LISTEN@#127.0.0.1:$NGINX_PORT#g" \
     -e "s#@UPSTREAM@#127.0.0.1:$UP_PORT#g" "$ROOT/benches/nginx.conf.tmpl" >"$WORK/nginx.conf"
@@ -91,6 +100,14 @@ to_ms() {
     }'
 }
 
+# median FORMAT NUMBER...: the middle number (the mean of the middle two
+# for an even count), printed with the awk FORMAT.
+median() {
+    local fmt=$1; shift
+    printf "%s\n" "$@" | sort -g | awk -v fmt="$fmt" '{ v[NR] = $1 } END {
+        printf fmt, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # A port already taken would mean measuring someone else's server.
 for port in "$UP_PORT" "$ZASLON_PORT" "$NGINX_PORT" "$PASS_PORT"; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -99,7 +116,7 @@ for port in "$UP_PORT" "$ZASLON_PORT" "$NGINX_PORT" "$PASS_PORT"; do
     fi
 done
 
-printf "%-8s %-10s %12s %9s %9s\n" size target "req/s" "p50 ms" "p99 ms"
+printf "%-8s %-6s %-10s %12s %9s %9s\n" size round target "req/s" "p50 ms" "p99 ms"
 SUMMARY=()
 for size in $SIZES; do
     "$BIN" bench-upstream --listen "127.0.0.1:$UP_PORT" --size "$size" 2>/dev/null &
@@ -124,21 +141,45 @@ for size in $SIZES; do
         exit 1
     fi
 
-    read -r d_rps d_p50 d_p99 < <(run_wrk "http://127.0.0.1:$UP_PORT/api/patients")
-    read -r n_rps n_p50 n_p99 < <(run_wrk "http://127.0.0.1:$NGINX_PORT/api/patients")
-    read -r h_rps h_p50 h_p99 < <(run_wrk "http://127.0.0.1:$PASS_PORT/api/patients")
-    read -r z_rps z_p50 z_p99 < <(run_wrk "http://127.0.0.1:$ZASLON_PORT/api/patients" \
-        -H "x-api-key: $KEY" -H "x-purpose: marketing")
-    printf "%-8s %-10s %12s %9s %9s\n" "$size" upstream "$d_rps" "$d_p50" "$d_p99"
-    printf "%-8s %-10s %12s %9s %9s\n" "$size" nginx "$n_rps" "$n_p50" "$n_p99"
-    printf "%-8s %-10s %12s %9s %9s\n" "$size" hyper "$h_rps" "$h_p50" "$h_p99"
-    printf "%-8s %-10s %12s %9s %9s\n" "$size" zaslon "$z_rps" "$z_p50" "$z_p99"
-    SUMMARY+=("$(awk -v s="$size" -v z="$z_rps" -v n="$n_rps" -v h="$h_rps" -v zp="$z_p99" -v np="$n_p99" \
-        'BEGIN { printf "%-8s zaslon/nginx = %.2f   hyper/nginx = %.2f   zaslon/hyper = %.2f   p99 zaslon - nginx = %+.2f ms", s, z / n, h / n, z / h, zp - np }')")
+    declare -A URL=(
+        [upstream]="http://127.0.0.1:$UP_PORT/api/patients"
+        [nginx]="http://127.0.0.1:$NGINX_PORT/api/patients"
+        [hyper]="http://127.0.0.1:$PASS_PORT/api/patients"
+        [zaslon]="http://127.0.0.1:$ZASLON_PORT/api/patients"
+    )
+    # One second of load each before measuring: connection pools, caches
+    # and the audit file are warm in every round, not only after the first.
+    for target in upstream nginx hyper zaslon; do
+        wrk -t"$THREADS" -c"$CONNS" -d1s -H "x-api-key: $KEY" -H "x-purpose: marketing" \
+            "${URL[$target]}" >/dev/null
+    done
+    ORDER=(upstream nginx hyper zaslon)
+    ZN=(); HN=(); ZH=(); DP=()
+    for round in $(seq 1 "$ROUNDS"); do
+        declare -A RPS=() P50=() P99=()
+        for target in "${ORDER[@]}"; do
+            extra=()
+            [ "$target" = zaslon ] && extra=(-H "x-api-key: $KEY" -H "x-purpose: marketing")
+            read -r RPS[$target] P50[$target] P99[$target] < <(run_wrk "${URL[$target]}" "${extra[@]}")
+        done
+        for target in upstream nginx hyper zaslon; do
+            printf "%-8s %-6s %-10s %12s %9s %9s\n" "$size" "$round" "$target" \
+                "${RPS[$target]}" "${P50[$target]}" "${P99[$target]}"
+        done
+        ZN+=("$(awk -v a="${RPS[zaslon]}" -v b="${RPS[nginx]}" 'BEGIN { printf "%.2f", a / b }')")
+        HN+=("$(awk -v a="${RPS[hyper]}" -v b="${RPS[nginx]}" 'BEGIN { printf "%.2f", a / b }')")
+        ZH+=("$(awk -v a="${RPS[zaslon]}" -v b="${RPS[hyper]}" 'BEGIN { printf "%.2f", a / b }')")
+        DP+=("$(awk -v a="${P99[zaslon]}" -v b="${P99[nginx]}" 'BEGIN { printf "%+.2f", a - b }')")
+        ORDER=("${ORDER[@]:1}" "${ORDER[0]}")
+    done
+    SUMMARY+=("$(printf "%-8s zaslon/nginx %s (%s)  hyper/nginx %s (%s)  zaslon/hyper %s (%s)  p99 zaslon-nginx %s ms (%s)" \
+        "$size" "$(median %.2f "${ZN[@]}")" "${ZN[*]}" "$(median %.2f "${HN[@]}")" "${HN[*]}" \
+        "$(median %.2f "${ZH[@]}")" "${ZH[*]}" "$(median %+.2f "${DP[@]}")" "${DP[*]}")")
 
     kill "$Z_PID" "$N_PID" "$P_PID" "$UP_PID" 2>/dev/null || true
     wait "$Z_PID" "$N_PID" "$P_PID" "$UP_PID" 2>/dev/null || true
     PIDS=()
 done
 echo
+echo "medians of $ROUNDS rounds (each round's value in brackets):"
 printf "%s\n" "${SUMMARY[@]}"
