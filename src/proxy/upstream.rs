@@ -231,7 +231,9 @@ impl Upstream {
             let idle = if pool { checkout(self.id).await } else { None };
             let (mut sender, reused) = match idle {
                 Some(s) => (s, true),
-                None => (self.connect().await?, false),
+                // Boxed: the TLS handshake makes `connect` a large future,
+                // and inline it would be moved with every request's.
+                None => (Box::pin(self.connect()).await?, false),
             };
             match sender.try_send_request(req).await {
                 Ok(resp) => {
