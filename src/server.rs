@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -115,17 +115,21 @@ pub fn server_config(
     Ok(Arc::new(cfg))
 }
 
-/// Milliseconds since the first call, for cheap activity stamps.
-fn now_ms() -> u64 {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    let start = *START.get_or_init(Instant::now);
-    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-/// A stream that stamps the time of its last read or write.
+/// A stream that counts its reads and writes, so that the idle watch
+/// ([`idle_for`]) can tell a quiet connection without a clock read per
+/// read or write.
 struct Activity<T> {
     inner: T,
-    last: Arc<AtomicU64>,
+    count: Arc<AtomicU64>,
+}
+
+impl<T> Activity<T> {
+    /// Only this stream writes the counter: a load and a store, no atomic
+    /// read-modify-write.
+    fn bump(&self) {
+        let n = self.count.load(Ordering::Relaxed);
+        self.count.store(n.wrapping_add(1), Ordering::Relaxed);
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Activity<T> {
@@ -137,7 +141,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Activity<T> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.last.store(now_ms(), Ordering::Relaxed);
+            self.bump();
         }
         r
     }
@@ -151,7 +155,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Activity<T> {
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.last.store(now_ms(), Ordering::Relaxed);
+            self.bump();
         }
         r
     }
@@ -162,7 +166,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Activity<T> {
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.last.store(now_ms(), Ordering::Relaxed);
+            self.bump();
         }
         r
     }
@@ -177,15 +181,28 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Activity<T> {
     }
 }
 
-/// Completes once nothing was read or written for `idle`.
-async fn idle_for(last: Arc<AtomicU64>, idle: Duration) {
-    let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
+/// Looks at the activity count every quarter of `idle`.
+const IDLE_TICKS: u32 = 4;
+
+/// Completes once nothing was read or written for `idle`: when the count
+/// is what it was [`IDLE_TICKS`] ticks ago. So a quiet connection is
+/// closed between `idle` and 1.25 times `idle` after its last byte.
+async fn idle_for(count: Arc<AtomicU64>, idle: Duration) {
+    let tick = idle / IDLE_TICKS;
+    // seen[k % IDLE_TICKS] holds the count at tick k; u64::MAX stands for
+    // the ticks before the watch started, which no count can equal.
+    let mut seen = [u64::MAX; IDLE_TICKS as usize];
+    seen[0] = count.load(Ordering::Relaxed);
+    let mut k = 0usize;
     loop {
-        let since = now_ms().saturating_sub(last.load(Ordering::Relaxed));
-        if since >= idle_ms {
+        tokio::time::sleep(tick).await;
+        k += 1;
+        let now = count.load(Ordering::Relaxed);
+        let slot = &mut seen[k % IDLE_TICKS as usize];
+        if *slot == now {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(idle_ms - since)).await;
+        *slot = now;
     }
 }
 
@@ -373,10 +390,10 @@ async fn serve_stream(
     tls: Option<tokio_rustls::TlsAcceptor>,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
-    let last = Arc::new(AtomicU64::new(now_ms()));
+    let activity = Arc::new(AtomicU64::new(0));
     let io = Activity {
         inner: stream,
-        last: last.clone(),
+        count: activity.clone(),
     };
     let idle = state.limits.idle_timeout;
     match tls {
@@ -386,7 +403,7 @@ async fn serve_stream(
                 tls: false,
                 cert_names: None,
             };
-            serve_conn(io, info, state, builder, watcher, last, idle).await;
+            serve_conn(io, info, state, builder, watcher, activity, idle).await;
         }
         Some(acceptor) => {
             let hs =
@@ -406,7 +423,7 @@ async fn serve_stream(
                 tls: true,
                 cert_names,
             };
-            serve_conn(tls_stream, info, state, builder, watcher, last, idle).await;
+            serve_conn(tls_stream, info, state, builder, watcher, activity, idle).await;
         }
     }
 }
@@ -417,7 +434,7 @@ async fn serve_conn<I>(
     state: Arc<ProxyState>,
     builder: &auto::Builder<TokioExecutor>,
     watcher: hyper_util::server::graceful::Watcher,
-    last: Arc<AtomicU64>,
+    activity: Arc<AtomicU64>,
     idle: Duration,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -435,7 +452,7 @@ async fn serve_conn<I>(
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         }
-        () = idle_for(last, idle) => {
+        () = idle_for(activity, idle) => {
             tracing::debug!("idle connection closed");
         }
     }

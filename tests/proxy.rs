@@ -970,6 +970,40 @@ async fn idle_connections_are_closed() {
 }
 
 #[tokio::test]
+async fn a_busy_connection_outlives_the_idle_timeout() {
+    let up = Upstream::json(PATIENT).await;
+    let proxy = ProxyBuilder::new(&up.url())
+        .edit(|c| c.replace("[limits]", "[limits]\nidle_timeout_ms = 300"))
+        .start()
+        .await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    let request = format!(
+        "GET /api/patients/1 HTTP/1.1\r\nHost: x\r\nx-api-key: {CARE_KEY}\r\nx-purpose: care\r\n\r\n"
+    );
+    let started = std::time::Instant::now();
+    // Eight requests 100 ms apart on one connection: 800 ms in all, far
+    // past the idle timeout, but never 300 ms without a byte.
+    for i in 0..8 {
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 16384];
+        while !got.ends_with(b"\r\n0\r\n\r\n") {
+            let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf))
+                .await
+                .expect("no answer")
+                .unwrap();
+            assert!(n > 0, "request {i}: the busy connection was closed");
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200"), "request {i}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert_eq!(up.count(), 8);
+}
+
+#[tokio::test]
 async fn a_malformed_actor_is_refused() {
     let up = Upstream::json(PATIENT).await;
     let proxy = ProxyBuilder::new(&up.url()).start().await;

@@ -104,7 +104,8 @@ pub struct Limits {
     pub max_request_body_bytes: u64,
     /// Time to read a request head (and the TLS handshake): slowloris cut.
     pub header_read_timeout: Duration,
-    /// A connection with no bytes either way for this long is closed.
+    /// A connection with no bytes either way for this long is closed (the
+    /// watch looks every quarter of it, so within 1.25 times this).
     pub idle_timeout: Duration,
     /// Time for the upstream to answer with its response head.
     pub upstream_timeout: Duration,
