@@ -7,7 +7,7 @@
 # per case (default 10), ROUNDS rounds (default 3) of 12 cases.
 #
 #   benches/load.sh            # builds the release binary, installs wrk/nginx if missing
-#   DURATION=5 ROUNDS=5 benches/load.sh
+#   DURATION=5 ROUNDS=3 benches/load.sh
 #
 # Each round measures the four targets back to back, in an order that
 # rotates from round to round, and takes the ratios within the round; the
