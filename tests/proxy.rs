@@ -949,13 +949,20 @@ async fn an_empty_body_without_a_content_type_passes() {
     );
 }
 
-#[tokio::test]
-async fn idle_connections_are_closed() {
+/// An upstream serving PATIENT and a proxy closing connections idle for
+/// 300 ms.
+async fn proxy_with_idle_timeout_300ms() -> (Upstream, Proxy) {
     let up = Upstream::json(PATIENT).await;
     let proxy = ProxyBuilder::new(&up.url())
         .edit(|c| c.replace("[limits]", "[limits]\nidle_timeout_ms = 300"))
         .start()
         .await;
+    (up, proxy)
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed() {
+    let (_up, proxy) = proxy_with_idle_timeout_300ms().await;
     use tokio::io::AsyncReadExt;
     // Connected, silent: neither a request head nor a TLS hello.
     let mut s = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
@@ -971,11 +978,7 @@ async fn idle_connections_are_closed() {
 
 #[tokio::test]
 async fn a_busy_connection_outlives_the_idle_timeout() {
-    let up = Upstream::json(PATIENT).await;
-    let proxy = ProxyBuilder::new(&up.url())
-        .edit(|c| c.replace("[limits]", "[limits]\nidle_timeout_ms = 300"))
-        .start()
-        .await;
+    let (up, proxy) = proxy_with_idle_timeout_300ms().await;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
     let request = format!(
