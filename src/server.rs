@@ -398,11 +398,7 @@ async fn serve_stream(
     let idle = state.limits.idle_timeout;
     match tls {
         None => {
-            let info = ConnInfo {
-                peer,
-                tls: false,
-                cert_names: None,
-            };
+            let info = ConnInfo::new(peer, false, None);
             serve_conn(io, info, state, builder, watcher, activity, idle).await;
         }
         Some(acceptor) => {
@@ -418,11 +414,7 @@ async fn serve_stream(
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .map(|c| Arc::<[String]>::from(proxy::client::cert_names(c)));
-            let info = ConnInfo {
-                peer,
-                tls: true,
-                cert_names,
-            };
+            let info = ConnInfo::new(peer, true, cert_names);
             serve_conn(tls_stream, info, state, builder, watcher, activity, idle).await;
         }
     }

@@ -73,6 +73,22 @@ async fn forwards_with_own_headers_stripped_and_request_id_added() {
     assert_eq!(e.consent.as_deref(), Some("allow"));
 }
 
+#[tokio::test]
+async fn an_incoming_forwarded_for_is_appended_to() {
+    let up = Upstream::json(PATIENT).await;
+    let proxy = ProxyBuilder::new(&up.url()).start().await;
+    for (sent, forwarded) in [
+        (Some("203.0.113.7"), "203.0.113.7, 127.0.0.1"),
+        (None, "127.0.0.1"),
+    ] {
+        let mut headers = care().to_vec();
+        headers.extend(sent.map(|v| ("x-forwarded-for", v)));
+        let r = get(&proxy.url("/api/patients/10234"), &headers).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(up.last().headers["x-forwarded-for"], forwarded);
+    }
+}
+
 /// The body went through the redactor: a Content-Length, if any, is the
 /// one of the bytes the proxy sent, never the upstream's.
 fn assert_length_is_the_proxys(r: &Got) {

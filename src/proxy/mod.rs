@@ -233,6 +233,22 @@ pub struct ConnInfo {
     pub tls: bool,
     /// Names of a verified client certificate (CN and SANs).
     pub cert_names: Option<Arc<[String]>>,
+    /// The peer's IP as `x-forwarded-for` gives it, formatted once per
+    /// connection rather than once per request.
+    peer_ip: HeaderValue,
+}
+
+impl ConnInfo {
+    pub fn new(peer: SocketAddr, tls: bool, cert_names: Option<Arc<[String]>>) -> Self {
+        let peer_ip = HeaderValue::from_str(&peer.ip().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        Self {
+            peer,
+            tls,
+            cert_names,
+            peer_ip,
+        }
+    }
 }
 
 /// A request after the policy phases: where it goes and what it may see.
@@ -619,12 +635,14 @@ fn upstream_request(
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert(X_REQUEST_ID, v);
     }
-    let peer_ip = conn.peer.ip().to_string();
     let xff = match h.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) => format!("{prev}, {peer_ip}"),
-        None => peer_ip,
+        Some(prev) => {
+            let peer_ip = conn.peer_ip.to_str().unwrap_or_default();
+            HeaderValue::from_str(&format!("{prev}, {peer_ip}")).ok()
+        }
+        None => Some(conn.peer_ip.clone()),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    if let Some(v) = xff {
         h.insert(X_FORWARDED_FOR, v);
     }
     h.insert(
