@@ -1412,7 +1412,7 @@ impl JsonRedactor {
                     match value::apply(action, f.class, span, &self.key) {
                         Replacement::Text(t) => rebuilt.push_str(&t),
                         Replacement::Remove | Replacement::Null => {
-                            rebuilt.push_str(&value::placeholder(f.class))
+                            rebuilt.push_str(value::placeholder(f.class))
                         }
                     }
                 }

@@ -1,6 +1,8 @@
 //! What an action makes of one value: masking, generalizing, pseudonyms,
 //! and the JSON string escaping around them.
 
+use std::sync::OnceLock;
+
 use crate::class::FieldClass;
 use crate::redact::PseudonymKey;
 use crate::redact::pseudo::pseudonym_into;
@@ -35,9 +37,17 @@ pub fn apply(action: Action, class: FieldClass, text: &str, key: &PseudonymKey) 
     }
 }
 
-/// The placeholder written where a span inside free text was removed.
-pub fn placeholder(class: FieldClass) -> String {
-    format!("[{}]", class.as_str())
+/// The placeholder written where a span inside free text was removed:
+/// `[snils]`. Made once per class, since a note may hold several.
+pub fn placeholder(class: FieldClass) -> &'static str {
+    static ALL: OnceLock<Vec<String>> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        FieldClass::ALL
+            .iter()
+            .map(|c| format!("[{}]", c.as_str()))
+            .collect()
+    });
+    &all[class.index()]
 }
 
 /// Masks every letter and digit but the last `keep`, keeping separators, so
@@ -248,6 +258,15 @@ fn hex4(raw: &[u8], at: usize) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_class_has_its_own_placeholder() {
+        for c in FieldClass::ALL {
+            assert_eq!(placeholder(c), format!("[{}]", c.as_str()));
+        }
+        assert_eq!(placeholder(FieldClass::Snils), "[snils]");
+        assert_eq!(placeholder(FieldClass::Health), "[health]");
+    }
 
     #[test]
     fn masks_keep_separators_and_tail() {
