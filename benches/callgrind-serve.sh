@@ -27,21 +27,10 @@ for tool in valgrind python3; do
     command -v "$tool" >/dev/null || { echo "$tool is missing" >&2; exit 1; }
 done
 [ -x "$BIN" ] || { echo "$BIN is not built: cargo build --release --bin zaslon" >&2; exit 1; }
-for port in 18081 18090; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        echo "port $port is already in use: stop what listens there" >&2
-        exit 1
-    fi
-done
-
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
+ports_free "" 18081 18090
+bench_workdir
 
 # shellcheck source=benches/zaslon-config.sh
 . "$ROOT/benches/zaslon-config.sh"
@@ -53,12 +42,9 @@ valgrind --tool=callgrind --callgrind-out-file=callgrind.out.serve \
     "$BIN" serve --config "$WORK/zaslon.toml" 2>"$WORK/valgrind.log" &
 VG=$!
 PIDS+=("$VG")
-for port in 18081 18090; do
-    for _ in $(seq 1 150); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-        sleep 0.2
-    done
-done
+# valgrind takes seconds to start the proxy.
+wait_port 18081
+wait_port 18090 60
 
 python3 - "$N" <<'PY'
 import http.client, sys, threading

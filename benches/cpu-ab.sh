@@ -28,21 +28,10 @@ ROUNDS=${4:-4}
 DURATION=${DURATION:-4}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-for port in 18081 18090 18091; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        echo "port $port is already in use: stop what listens there" >&2
-        exit 1
-    fi
-done
-
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
+ports_free "" 18081 18090 18091
+bench_workdir
 
 # shellcheck source=benches/zaslon-config.sh
 . "$ROOT/benches/zaslon-config.sh"
@@ -55,12 +44,7 @@ PIDS+=($!)
 P_OLD=$!; PIDS+=("$P_OLD")
 "$NEW" serve --config "$WORK/new/zaslon.toml" 2>"$WORK/new.log" &
 P_NEW=$!; PIDS+=("$P_NEW")
-for port in 18081 18090 18091; do
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-        sleep 0.05
-    done
-done
+for port in 18081 18090 18091; do wait_port "$port"; done
 
 # CPU microseconds per request of PID during one wrk run against PORT.
 cpu_per_request() {

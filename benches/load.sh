@@ -48,14 +48,9 @@ echo "building the release binary" >&2
 (cd "$ROOT" && cargo build --release --locked --bin zaslon >&2)
 BIN="$ROOT/target/release/zaslon"
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
+bench_workdir
 
 # shellcheck source=benches/zaslon-config.sh
 . "$ROOT/benches/zaslon-config.sh"
@@ -66,14 +61,6 @@ printf '\n[limits]\nworkers = %s\n' "$WORKERS" >>"$WORK/zaslon.toml"
 sed -e "s#@DIR@#$WORK#g" -e "s#@LISTEN@#127.0.0.1:$NGINX_PORT#g" \
     -e "s#@UPSTREAM@#127.0.0.1:$UP_PORT#g" "$ROOT/benches/nginx.conf.tmpl" >"$WORK/nginx.conf"
 
-wait_port() {
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
 
 # wrk output -> "req/s p50 p99" (latencies in ms)
 run_wrk() {
@@ -109,12 +96,8 @@ median() {
 }
 
 # A port already taken would mean measuring someone else's server.
-for port in "$UP_PORT" "$ZASLON_PORT" "$NGINX_PORT" "$PASS_PORT"; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        echo "port $port is already in use: stop what listens there, or set UP_PORT/ZASLON_PORT/NGINX_PORT/PASS_PORT" >&2
-        exit 1
-    fi
-done
+ports_free ", or set UP_PORT/ZASLON_PORT/NGINX_PORT/PASS_PORT" \
+    "$UP_PORT" "$ZASLON_PORT" "$NGINX_PORT" "$PASS_PORT"
 
 printf "%-8s %-6s %-10s %12s %9s %9s\n" size round target "req/s" "p50 ms" "p99 ms"
 SUMMARY=()
