@@ -19,6 +19,12 @@
 # connections, DURATION seconds, default 4) against each in turn, the order
 # alternating, and reads the process's user+system time from /proc. Prints
 # each round and the median of the NEW/OLD ratios.
+#
+# OLD_BINARY may be the word `hyper`: the baseline is then NEW_BINARY's bare
+# hyper pass-through (`bench-passthrough`, no policy at all) on 18090, and
+# NEW/OLD is what zaslon's policy work multiplies hyper's CPU per request by:
+#
+#   benches/cpu-ab.sh hyper target/release/zaslon 16384 5
 set -euo pipefail
 
 OLD=${1:?usage: benches/cpu-ab.sh OLD_BINARY NEW_BINARY [SIZE] [ROUNDS]}
@@ -38,9 +44,16 @@ bench_workdir
 write_config 18090 18081 "$WORK/old" "$ROOT"
 write_config 18091 18081 "$WORK/new" "$ROOT"
 
-"$OLD" bench-upstream --listen 127.0.0.1:18081 --size "$SIZE" 2>/dev/null &
+"$NEW" bench-upstream --listen 127.0.0.1:18081 --size "$SIZE" 2>/dev/null &
 PIDS+=($!)
-"$OLD" serve --config "$WORK/old/zaslon.toml" 2>"$WORK/old.log" &
+OLD_NAME=old; NEW_NAME=new
+if [ "$OLD" = hyper ]; then
+    OLD_NAME=hyper; NEW_NAME=zaslon
+    "$NEW" bench-passthrough --listen 127.0.0.1:18090 --upstream http://127.0.0.1:18081 \
+        2>"$WORK/old.log" &
+else
+    "$OLD" serve --config "$WORK/old/zaslon.toml" 2>"$WORK/old.log" &
+fi
 P_OLD=$!; PIDS+=("$P_OLD")
 "$NEW" serve --config "$WORK/new/zaslon.toml" 2>"$WORK/new.log" &
 P_NEW=$!; PIDS+=("$P_NEW")
@@ -71,8 +84,10 @@ for i in $(seq 1 "$ROUNDS"); do
     fi
     r=$(awk -v o="$o" -v n="$n" 'BEGIN { printf "%.2f", n / o }')
     RATIOS+=("$r")
-    printf "round %d: old %7.1f us/request   new %7.1f us/request   new/old %s\n" "$i" "$o" "$n" "$r"
+    printf "round %d: %s %7.1f us/request   %s %7.1f us/request   %s/%s %s\n" \
+        "$i" "$OLD_NAME" "$o" "$NEW_NAME" "$n" "$NEW_NAME" "$OLD_NAME" "$r"
 done
 printf "%s\n" "${RATIOS[@]}" | sort -n | awk '{ v[NR] = $1 } END {
     m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-    printf "median new/old: %.2f (size %s, %d rounds)\n", m, size, NR }' size="$SIZE"
+    printf "median %s: %.2f (size %s, %d rounds)\n", label, m, size, NR }' \
+    size="$SIZE" label="$NEW_NAME/$OLD_NAME"
