@@ -27,8 +27,8 @@
 #   benches/cpu-ab.sh hyper target/release/zaslon 16384 5
 set -euo pipefail
 
-OLD=${1:?usage: benches/cpu-ab.sh OLD_BINARY NEW_BINARY [SIZE] [ROUNDS]}
-NEW=${2:?usage: benches/cpu-ab.sh OLD_BINARY NEW_BINARY [SIZE] [ROUNDS]}
+OLD=${1:?usage: benches/cpu-ab.sh OLD_BINARY|hyper NEW_BINARY [SIZE] [ROUNDS]}
+NEW=${2:?usage: benches/cpu-ab.sh OLD_BINARY|hyper NEW_BINARY [SIZE] [ROUNDS]}
 SIZE=${3:-1024}
 ROUNDS=${4:-4}
 DURATION=${DURATION:-4}
