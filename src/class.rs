@@ -96,10 +96,15 @@ pub enum FieldClass {
     Card,
     DeviceId,
     Health,
+    /// Any other identifier of a person: a FHIR `identifier` of a Patient or
+    /// Practitioner whose `system` names no known class (an MRN, a licence).
+    PersonId,
+    /// A person's photograph (FHIR `Attachment` in `photo`).
+    Photo,
 }
 
 impl FieldClass {
-    pub const COUNT: usize = 16;
+    pub const COUNT: usize = 18;
     pub const ALL: [FieldClass; FieldClass::COUNT] = [
         FieldClass::Snils,
         FieldClass::OmsPolicy,
@@ -117,6 +122,8 @@ impl FieldClass {
         FieldClass::Card,
         FieldClass::DeviceId,
         FieldClass::Health,
+        FieldClass::PersonId,
+        FieldClass::Photo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -137,6 +144,8 @@ impl FieldClass {
             FieldClass::Card => "card",
             FieldClass::DeviceId => "device_id",
             FieldClass::Health => "health",
+            FieldClass::PersonId => "person_id",
+            FieldClass::Photo => "photo",
         }
     }
 
