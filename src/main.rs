@@ -439,7 +439,7 @@ fn redact(
     let engine = Engine::new(Arc::new(rules), key);
     let Some(mut redactor) = engine.redactor(purpose, kind) else {
         bail!(
-            "content type {content_type:?} cannot be redacted; use application/json, application/x-ndjson or text/plain"
+            "content type {content_type:?} cannot be redacted; use application/json, application/x-ndjson, application/fhir+json, application/fhir+ndjson or text/plain"
         );
     };
     let stdin = std::io::stdin();

@@ -705,7 +705,7 @@ async fn respond(
     let redactor = engine.redactor(purpose, kind);
     let consent_mode = rules.consent;
     let (redactor, record_consent) = match (redactor, records) {
-        (Some(r), Some(spec)) if kind == ContentKind::Json => (
+        (Some(r), Some(spec)) if kind.is_json() => (
             Some(r.with_records(spec).with_record_oracle(record_oracle(
                 &state.consent,
                 consent_mode,

@@ -13,14 +13,17 @@
 
 use std::sync::Arc;
 
+use self::fhir::{Fx, Res, ResCap};
 use self::lex::{StrEnd, is_number_byte, valid_number};
 use super::plan::{Fast, KeyCache, Limits, Plan};
 use super::value::{self, Replacement};
 use super::{PseudonymKey, RedactError, RedactStats};
 use crate::class::FieldClass;
 use crate::detect::Finding;
+use crate::rules::fhir::{Elem, ResourceKind};
 use crate::rules::{Action, KeyInfo};
 
+pub mod fhir;
 mod lex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +56,8 @@ struct Frame {
     /// `NOT_ON_PATH`, `RECORDS` (it is the array), or 1 + how many of the
     /// path's keys lead to it (an object on the path).
     rec: u8,
+    /// Its place in FHIR.
+    fx: Fx,
 }
 
 /// How many enclosing keys a context rule is looked for in.
@@ -92,6 +97,15 @@ struct Capture {
     record: Option<SubjectTrack>,
     /// The oracle dropped the record: at its end it goes without waiting.
     drop_now: bool,
+    /// The next string is a code under the captured object (FHIR
+    /// Identifier.type.coding.code).
+    code_next: bool,
+    /// Set when the captured object is a FHIR resource slot whose
+    /// resourceType is not known yet.
+    res: Option<ResCap>,
+    /// The state and element before the object's `{`, for its replay.
+    state: St,
+    elem: Option<Elem>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -151,6 +165,23 @@ pub struct JsonRedactor {
     /// are all removed.
     strip_above: Option<usize>,
     stats: RedactStats,
+    /// Output kept over to the next feed (`carry`) holds, from its start,
+    /// the open member and any resource output a label may go into.
+    carried: bool,
+    fhir_mode: fhir::FhirMode,
+    /// The FHIR element of the member being read.
+    cur_elem: Option<Elem>,
+    /// Resources being streamed, outermost first.
+    res: Vec<Res>,
+    /// The next resource slot opened is a replay with this kind.
+    replay_resource: Option<Option<ResourceKind>>,
+    /// `#id` and fullUrls of the persons in this document.
+    person_refs: Vec<String>,
+    last_full_url: Option<String>,
+    /// FHIR edits that no class count shows (a narrative replaced).
+    fhir_edits: u32,
+    /// The Fx of a sibling object being captured, for its replay.
+    replay_fx: Option<Fx>,
 }
 
 /// The input being tokenized and how much of it is already accounted for:
@@ -188,7 +219,21 @@ impl Drop for JsonRedactor {
 
 impl JsonRedactor {
     pub fn new(plan: Arc<Plan>, key: PseudonymKey, limits: Limits, ndjson: bool) -> Self {
+        let fhir_mode = if plan.rules.fhir().is_some() {
+            fhir::FhirMode::Sniff
+        } else {
+            fhir::FhirMode::Off
+        };
         JsonRedactor {
+            carried: false,
+            fhir_mode,
+            cur_elem: None,
+            res: Vec::new(),
+            replay_resource: None,
+            person_refs: Vec::new(),
+            last_full_url: None,
+            fhir_edits: 0,
+            replay_fx: None,
             local_keys: plan.take_key_cache(),
             plan,
             key,
@@ -228,6 +273,15 @@ impl JsonRedactor {
 
     pub fn stats(&self) -> &RedactStats {
         &self.stats
+    }
+
+    /// Reads every top-level object as a FHIR resource (the body is
+    /// `application/fhir+json`), rather than only those whose first member
+    /// is `resourceType`.
+    pub fn set_fhir(&mut self) {
+        if self.fhir_mode != fhir::FhirMode::Off {
+            self.fhir_mode = fhir::FhirMode::On;
+        }
     }
 
     /// Redacts `chunk`, appending what can be emitted to `out`.
@@ -311,10 +365,13 @@ impl JsonRedactor {
         Ok(())
     }
 
-    /// Puts back the output of a member still undecided at the last feed.
+    /// Puts back the output kept over from the last feed: a member still
+    /// undecided, a resource that may yet be labelled.
     fn resume_carry(&mut self, out: &mut Vec<u8>) {
-        if self.carries() {
-            self.member_start = out.len();
+        if std::mem::take(&mut self.carried) {
+            let base = out.len();
+            self.member_start += base;
+            self.shift_res(base, true);
             out.append(&mut self.carry);
         }
     }
@@ -467,9 +524,21 @@ impl JsonRedactor {
     }
 
     fn end_feed(&mut self, out: &mut Vec<u8>, out_start: usize) -> Result<(), RedactError> {
-        if self.carries() {
-            self.carry.extend_from_slice(&out[self.member_start..]);
-            out.truncate(self.member_start);
+        let member = self.carries().then_some(self.member_start);
+        let hold = self.res_hold_from();
+        if hold.is_some_and(|h| out.len() - h > self.limits.hold_back_bytes) {
+            return Err(RedactError::HoldBackOverflow(self.base));
+        }
+        let from = match (member, hold) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(from) = from {
+            self.carry.extend_from_slice(&out[from..]);
+            out.truncate(from);
+            self.member_start = self.member_start.saturating_sub(from);
+            self.shift_res(from, false);
+            self.carried = true;
         }
         self.stats.bytes_out += (out.len() - out_start) as u64;
         Ok(())
@@ -679,7 +748,7 @@ impl JsonRedactor {
                                 return Err(RedactError::Malformed(self.base + p as u64));
                             }
                         };
-                        self.key(src, i, end)?;
+                        self.key(src, out, i, end)?;
                         i = end;
                     } else {
                         return Err(RedactError::Malformed(at));
@@ -745,7 +814,7 @@ impl JsonRedactor {
         let Some(frame) = self.frames.last_mut() else {
             return i;
         };
-        if !frame.obj || frame.sib.is_some() {
+        if !frame.obj || frame.sib.is_some() || frame.fx.ty != 0 {
             return i;
         }
         loop {
@@ -918,6 +987,16 @@ impl JsonRedactor {
         let on_records = self.frames.last().is_some_and(|f| f.rec == RECORDS);
         let mut sib = None;
         let mut held_record = false;
+        let (mut fx, slot) = if self.capture.is_some() {
+            (Fx::default(), false)
+        } else if self.replay_next.is_some() {
+            // A sibling object's replay: the place it had when captured.
+            (self.replay_fx.take().unwrap_or_default(), false)
+        } else if obj && self.replay_resource.is_some() {
+            (Fx::default(), true)
+        } else {
+            self.fx_for_open(obj)
+        };
         if obj && self.capture.is_none() {
             let hold = on_records
                 && !std::mem::take(&mut self.replay_record)
@@ -939,9 +1018,22 @@ impl JsonRedactor {
                     disc_next: false,
                     record: Some(SubjectTrack::default()),
                     drop_now: false,
+                    code_next: false,
+                    res: None,
+                    state: self.state,
+                    elem: self.cur_elem,
                 });
             } else if let Some(s) = self.replay_next.take() {
                 sib = Some(s);
+            } else if slot {
+                match self.replay_resource.take() {
+                    Some(kind) => fx = self.resource_opened(kind),
+                    None => {
+                        src.flush_to(out, i);
+                        let sniff = self.fhir_mode != fhir::FhirMode::On;
+                        self.capture = Some(self.resource_capture(i, sniff));
+                    }
+                }
             } else if key.sibling_within != 0 {
                 src.flush_to(out, i);
                 self.capture = Some(Capture {
@@ -954,7 +1046,12 @@ impl JsonRedactor {
                     disc_next: false,
                     record: None,
                     drop_now: false,
+                    code_next: false,
+                    res: None,
+                    state: self.state,
+                    elem: self.cur_elem,
                 });
+                self.replay_fx = Some(fx);
             }
         } else if let Some(c) = &mut self.capture {
             // Descending along a record's subject path ("patient.id").
@@ -978,6 +1075,7 @@ impl JsonRedactor {
             skip_comma: false,
             sib,
             rec,
+            fx,
         });
         self.pass(src, i, i + 1)?;
         self.state = if obj { St::KeyOrEnd } else { St::ValueOrEnd };
@@ -1070,9 +1168,12 @@ impl JsonRedactor {
         i: usize,
         obj: bool,
     ) -> Result<(), RedactError> {
-        match self.frames.pop() {
-            Some(f) if f.obj == obj => {}
+        let closed = match self.frames.pop() {
+            Some(f) if f.obj == obj => f,
             _ => return Err(RedactError::Malformed(self.base + i as u64)),
+        };
+        if self.capture.is_none() {
+            self.fhir_close(src, out, i, &closed);
         }
         let in_record = self.capture.as_ref().is_some_and(|c| c.record.is_some());
         let ends_sibling = self
@@ -1125,6 +1226,14 @@ impl JsonRedactor {
                 self.recycle(c.buf);
                 self.member_open = true;
             }
+        } else if ends_capture && self.capture.as_ref().is_some_and(|c| c.res.is_some()) {
+            // A resource slot that closed before its resourceType was read.
+            let kind = self
+                .capture
+                .as_ref()
+                .and_then(|c| c.res.as_ref())
+                .and_then(|r| self.kind_without_type(r));
+            self.release_resource(out, kind)?;
         } else if ends_capture {
             if let Some(c) = self.capture.take() {
                 // Replay the object with its sibling known.
@@ -1161,7 +1270,13 @@ impl JsonRedactor {
         Ok(text.as_str())
     }
 
-    fn key(&mut self, src: &mut Src<'_>, s: usize, e: usize) -> Result<(), RedactError> {
+    fn key(
+        &mut self,
+        src: &mut Src<'_>,
+        out: &mut Vec<u8>,
+        s: usize,
+        e: usize,
+    ) -> Result<(), RedactError> {
         let raw = &src.inp[s + 1..e - 1];
         // A held record needs no key infos: it is classified on replay; only
         // its subject path is followed, by the raw key.
@@ -1203,8 +1318,14 @@ impl JsonRedactor {
             };
         }
         let depth = self.frames.len();
+        if self.capture.is_none() {
+            self.fhir_key(raw);
+        }
+        let release = self.resource_capture_key(raw);
         if let Some(c) = &mut self.capture {
             c.disc_next = depth == c.depth + 1 && info.sibling_disc & c.rules != 0;
+            // FHIR Identifier.type.coding.code, deeper in the object.
+            c.code_next = c.rules != 0 && depth > c.depth + 1 && raw == b"code";
             if let (Some(t), Some(spec)) = (&mut c.record, &self.records) {
                 t.armed = depth == c.depth + 1 + t.matched
                     && spec
@@ -1215,6 +1336,10 @@ impl JsonRedactor {
         }
         self.pass(src, s, e)?;
         self.state = St::Colon;
+        if release {
+            // A sniffed object whose first key is not resourceType: JSON.
+            self.release_resource(out, None)?;
+        }
         Ok(())
     }
 
@@ -1264,10 +1389,34 @@ impl JsonRedactor {
                 if c.disc.is_none() {
                     c.disc = (0..rules.len())
                         .filter(|i| c.rules & (1 << i) != 0)
-                        .find_map(|i| rules[i].classes.get(&t).copied());
+                        .find_map(|i| rules[i].classes.get(&t).copied())
+                        .or_else(|| {
+                            let f = self.plan.rules.fhir()?;
+                            f.system_class(&t).or_else(|| f.contact_class(&t))
+                        });
                 }
             }
+            if c.code_next && kind == Scalar::Str && c.disc.is_none() {
+                let mut text = String::new();
+                let t = Self::decode(&src.inp[s + 1..e - 1], &mut text, at)?;
+                c.disc = self.plan.rules.fhir().and_then(|f| f.type_code_class(t));
+            }
             c.disc_next = false;
+            c.code_next = false;
+            let own_level = self.frames.len() == c.depth + 1;
+            let type_next = c.res.as_mut().is_some_and(|r| std::mem::take(&mut r.type_next));
+            let resource_type = match &c.res {
+                Some(_) if type_next && own_level => {
+                    let mut text = String::new();
+                    let t = match kind {
+                        Scalar::Str => Some(Self::decode(&src.inp[s + 1..e - 1], &mut text, at)?),
+                        _ => None,
+                    };
+                    // A resourceType that is not a string: read as JSON.
+                    Some(t.and_then(|t| self.plan.rules.fhir().map(|f| f.resource(t))))
+                }
+                _ => None,
+            };
             let mut found_now = false;
             if let (Some(t), Some(spec)) = (&mut c.record, &self.records) {
                 if t.armed && t.matched + 1 == spec.subject.len() && t.found.is_none() {
@@ -1286,10 +1435,21 @@ impl JsonRedactor {
             if found_now {
                 self.release_early(out)?;
             }
+            if let Some(kind) = resource_type {
+                self.release_resource(out, kind)?;
+            }
             return Ok(());
+        }
+        if let Some(f) = self.frames.last_mut() {
+            if !f.obj && f.fx.ty != 0 {
+                f.fx.index = f.fx.index.saturating_add(1);
+            }
         }
         if kind == Scalar::Lit {
             return self.keep(src, s, e);
+        }
+        if self.fhir_scalar(src, out, kind, s, e)? {
+            return Ok(());
         }
         let (key, enclosing) = self.value_key();
         let class = self.classify(key, enclosing);

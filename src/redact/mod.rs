@@ -75,6 +75,8 @@ pub struct RedactStats {
     pub removed: [u32; FieldClass::COUNT],
     /// Records of a list dropped for their subject's consent.
     pub records_dropped: u32,
+    /// FHIR narratives replaced because the purpose may not see them.
+    pub narratives_replaced: u32,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
@@ -84,13 +86,25 @@ pub struct RedactStats {
 pub enum ContentKind {
     Json,
     Ndjson,
+    /// `application/fhir+json`: every top-level object is a FHIR resource.
+    Fhir,
+    /// `application/fhir+ndjson`: a FHIR bulk export, a resource a line.
+    FhirNdjson,
     Text,
     Other,
 }
 
 impl ContentKind {
-    /// `application/json`, `*/*+json` -> Json; `application/x-ndjson`,
-    /// `application/jsonl` -> Ndjson; `text/*` -> Text; anything else Other.
+    /// Whether the body goes through the JSON redactor.
+    pub fn is_json(self) -> bool {
+        !matches!(self, ContentKind::Text | ContentKind::Other)
+    }
+
+    /// `application/fhir+json` -> Fhir; `application/fhir+ndjson` ->
+    /// FhirNdjson; `application/json`, `*/*+json` -> Json (a FHIR resource
+    /// is still recognised when `resourceType` is its first member);
+    /// `application/x-ndjson`, `application/jsonl` -> Ndjson; `text/*` ->
+    /// Text; anything else Other. Parameters (`fhirVersion=4.0`) are ignored.
     pub fn from_content_type(ct: &str) -> ContentKind {
         let essence = ct
             .split(';')
@@ -100,6 +114,8 @@ impl ContentKind {
             .to_ascii_lowercase();
         match essence.as_str() {
             "application/json" => ContentKind::Json,
+            "application/fhir+json" | "application/json+fhir" => ContentKind::Fhir,
+            "application/fhir+ndjson" => ContentKind::FhirNdjson,
             "application/x-ndjson" | "application/jsonl" | "application/x-jsonlines" => {
                 ContentKind::Ndjson
             }
@@ -199,6 +215,12 @@ impl Engine {
             }
             ContentKind::Ndjson => {
                 Inner::Json(Box::new(JsonRedactor::new(plan, key, self.limits, true)))
+            }
+            ContentKind::Fhir | ContentKind::FhirNdjson => {
+                let ndjson = kind == ContentKind::FhirNdjson;
+                let mut j = JsonRedactor::new(plan, key, self.limits, ndjson);
+                j.set_fhir();
+                Inner::Json(Box::new(j))
             }
             ContentKind::Text => Inner::Text(Box::new(TextRedactor::new(plan, key))),
             ContentKind::Other => return None,

@@ -40,6 +40,8 @@ pub struct Plan {
     /// Detectors for the classes this purpose does not simply allow; `None`
     /// when there are none (then string values are copied untouched).
     pub detectors: Option<Detectors>,
+    /// FHIR narratives are kept (and scanned) rather than replaced.
+    pub fhir_narrative_kept: bool,
     keys: Arc<RwLock<FxHashMap<Box<[u8]>, KeyInfo>>>,
     /// Warm key caches handed from one redactor to the next, so a small
     /// response does not pay for a cold cache.
@@ -80,7 +82,13 @@ impl Plan {
                     .iter()
                     .filter(|c| purpose.action(*c) != Action::Allow)
                     .collect();
+                let allowed: ClassSet = FieldClass::ALL
+                    .into_iter()
+                    .filter(|c| purpose.action(*c) == Action::Allow)
+                    .collect();
+                let fhir_narrative_kept = rules.fhir().is_none_or(|f| f.keeps_narrative(allowed));
                 Arc::new(Plan {
+                    fhir_narrative_kept,
                     rules: rules.clone(),
                     purpose,
                     // Every detector runs, so that an ambiguous number (an

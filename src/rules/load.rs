@@ -10,6 +10,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use super::fhir::{FHIR_FILE, FhirSchema};
 use super::keys::words;
 use super::{Action, ConsentMode, ContextRule, PurposeRules, RuleSet, RulesError, SiblingRule};
 use crate::class::{FieldClass, Purpose};
@@ -74,14 +75,14 @@ struct RawPurpose {
 }
 
 /// Collects errors as `file:line: message`.
-struct Errors<'a> {
-    file: &'a str,
-    text: &'a str,
-    out: &'a mut Vec<String>,
+pub(super) struct Errors<'a> {
+    pub(super) file: &'a str,
+    pub(super) text: &'a str,
+    pub(super) out: &'a mut Vec<String>,
 }
 
 impl Errors<'_> {
-    fn at(&mut self, offset: usize, msg: impl std::fmt::Display) {
+    pub(super) fn at(&mut self, offset: usize, msg: impl std::fmt::Display) {
         let line = self.text[..offset.min(self.text.len())]
             .matches('\n')
             .count()
@@ -174,9 +175,17 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
         )]));
     };
     load_classes(classes_text, &mut rs, &mut errors);
+    if let Some((_, text)) = sorted.iter().find(|(n, _)| n == FHIR_FILE) {
+        let mut errs = Errors {
+            file: FHIR_FILE,
+            text,
+            out: &mut errors,
+        };
+        rs.fhir = FhirSchema::compile(text, &mut errs).map(std::sync::Arc::new);
+    }
 
     for (name, text) in &sorted {
-        if name == CLASSES_FILE {
+        if name == CLASSES_FILE || name == FHIR_FILE {
             continue;
         }
         if !name.ends_with(".toml") {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use crate::class::{ClassSet, FieldClass, Purpose};
 
+pub mod fhir;
 pub mod keys;
 mod load;
 
@@ -107,6 +108,9 @@ pub struct RuleSet {
     siblings: Vec<SiblingRule>,
     detect: ClassSet,
     mask_keep: [u8; FieldClass::COUNT],
+    /// FHIR R4 structure (`fhir.toml`); without it FHIR documents are read
+    /// by their keys like any JSON.
+    fhir: Option<std::sync::Arc<fhir::FhirSchema>>,
 }
 
 /// Everything wrong with a rules directory: each error names the file, the
@@ -124,6 +128,7 @@ macro_rules! embedded_rules {
 /// The rules shipped in `rules/`, compiled into the binary.
 const EMBEDDED: &[(&str, &str)] = embedded_rules!(
     "classes.toml",
+    "fhir.toml",
     "auth.toml",
     "appointments.toml",
     "care.toml",
@@ -149,6 +154,7 @@ impl RuleSet {
             siblings: Vec::new(),
             detect: ClassSet::EMPTY,
             mask_keep: [0; FieldClass::COUNT],
+            fhir: None,
         }
     }
 
@@ -191,6 +197,10 @@ impl RuleSet {
     /// The classes whose value detectors run over every value.
     pub fn detected(&self) -> ClassSet {
         self.detect
+    }
+
+    pub fn fhir(&self) -> Option<&fhir::FhirSchema> {
+        self.fhir.as_deref()
     }
 
     pub fn contexts(&self) -> &[ContextRule] {

@@ -1,0 +1,617 @@
+//! FHIR R4 inside the JSON redactor: each frame knows its FHIR type
+//! ([`Fx`]), a scalar's class comes from its element ([`FhirSchema::elem`]),
+//! a resource whose `resourceType` is not its first member is held until it
+//! is, and a resource the redactor changed gets the `REDACTED` security
+//! label in `meta.security`.
+//!
+//! The label needs the output of a resource that has a `meta` held from
+//! the end of that `meta` until the resource closes, so it can be written
+//! into it: bounded by `limits.hold_back_bytes`, past which the response
+//! fails closed. A resource with no `meta` gets one appended before its
+//! `}`, which needs no holding.
+
+use crate::class::FieldClass;
+use crate::redact::RedactError;
+use crate::rules::fhir::{Elem, FhirSchema, Leaf, NOT_FHIR, ResourceKind, TypeId};
+
+use super::{Capture, JsonRedactor, Scalar, Src};
+
+/// Whether documents are read as FHIR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FhirMode {
+    /// No FHIR schema in the rules.
+    Off,
+    /// `application/json`: FHIR when the top-level object's first member
+    /// is `resourceType`.
+    Sniff,
+    /// `application/fhir+json`: every top-level object is a resource.
+    On,
+}
+
+/// A frame's place in FHIR.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Fx {
+    /// The object's type (an array's: its parent object's). `NOT_FHIR`
+    /// outside FHIR.
+    pub ty: TypeId,
+    /// Inside a person: a person resource, a `person` type, or a reference
+    /// to a person.
+    pub person: bool,
+    /// This object is a Reference whose target is a person.
+    pub ref_person: bool,
+    /// Inside the primitive extension of an element of class `found`.
+    pub prim: bool,
+    /// The class a discriminator named (Identifier.system, a type code,
+    /// ContactPoint.system), or a primitive extension's class.
+    pub found: Option<FieldClass>,
+    /// An array's elements.
+    pub elem: Option<Elem>,
+    /// An array's next element index.
+    pub index: u16,
+}
+
+/// A resource being streamed.
+pub(super) struct Res {
+    /// `frames.len()` with the resource's object frame on top.
+    depth: usize,
+    edits: u64,
+    envelope: bool,
+    person: bool,
+    /// Where the label goes in the output, once `meta` has closed.
+    insert: Option<(usize, Insert)>,
+    /// The end of `meta.security` (its `]`) and whether it had elements.
+    security_end: Option<(usize, bool)>,
+    /// meta.security already has the label.
+    labelled: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Insert {
+    /// Before `meta.security`'s `]`.
+    IntoSecurity { comma: bool },
+    /// Before `meta`'s `}`.
+    IntoMeta { comma: bool },
+}
+
+/// A resource held from its `{` until its `resourceType` is known.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct ResCap {
+    sniff: bool,
+    /// The member being read is the resource's `resourceType`.
+    pub type_next: bool,
+    any_key: bool,
+}
+
+/// What a scalar's element says to do with it.
+enum Act {
+    Fallback,
+    Keep,
+    Class(FieldClass),
+    /// An address part `generalize` keeps.
+    Coarse(FieldClass),
+    Narrative,
+    Found(usize, FieldClass),
+    Ref(usize, bool),
+    Labelled,
+    PersonId(String),
+    FullUrl(String),
+}
+
+/// Persons referenced by `#id` or `fullUrl` kept per document, at most.
+const PERSON_REFS: usize = 256;
+
+impl JsonRedactor {
+    pub(super) fn schema(&self) -> Option<&FhirSchema> {
+        self.plan.rules.fhir()
+    }
+
+    /// The element under the member key `raw` of the innermost object.
+    pub(super) fn fhir_key(&mut self, raw: &[u8]) {
+        self.cur_elem = match (self.frames.last(), self.schema()) {
+            (Some(f), Some(s)) if f.obj && f.fx.ty != NOT_FHIR => s.elem(f.fx.ty, raw),
+            _ => None,
+        };
+    }
+
+    /// The Fx of a container opened now, and whether it is a resource slot.
+    pub(super) fn fx_for_open(&mut self, obj: bool) -> (Fx, bool) {
+        let Some(schema) = self.plan.rules.fhir() else {
+            return (Fx::default(), false);
+        };
+        let Some(parent) = self.frames.last_mut() else {
+            return (Fx::default(), obj && self.fhir_mode != FhirMode::Off);
+        };
+        let p = parent.fx;
+        if p.ty == NOT_FHIR {
+            return (Fx::default(), false);
+        }
+        let (elem, index) = if parent.obj {
+            (self.cur_elem, 0)
+        } else {
+            parent.fx.index = parent.fx.index.saturating_add(1);
+            (p.elem, p.index)
+        };
+        let person = p.person || p.ref_person;
+        if p.prim {
+            return (Fx { elem: None, index: 0, ref_person: false, ..p }, false);
+        }
+        if !obj {
+            let fx = Fx {
+                ty: p.ty,
+                person,
+                ref_person: false,
+                prim: false,
+                found: None,
+                elem,
+                index: 0,
+            };
+            return (fx, false);
+        }
+        let fx = match elem {
+            Some(Elem::Resource) => return (Fx::default(), true),
+            Some(Elem::Type(t)) => Fx {
+                ty: t,
+                person: person || schema.ty(t).person,
+                ..Fx::default()
+            },
+            // Inside `_x` the members are an Element's: `id` and
+            // `extension`, whose `url` is structure.
+            Some(Elem::PrimExt(leaf)) => Fx {
+                ty: schema.type_named("Extension").unwrap_or(schema.element()),
+                person,
+                prim: true,
+                found: leaf.class_at(index).map(|c| c.0),
+                ..Fx::default()
+            },
+            Some(Elem::Leaf(_)) | None => Fx {
+                ty: schema.element(),
+                person,
+                ..Fx::default()
+            },
+        };
+        (fx, false)
+    }
+
+    /// The Fx of a resource of a known kind, and its place on the stack.
+    pub(super) fn resource_opened(&mut self, kind: Option<ResourceKind>) -> Fx {
+        let Some(kind) = kind else {
+            return Fx::default();
+        };
+        if self.res.is_empty() {
+            self.person_refs.clear();
+        }
+        let edits = self.edit_count();
+        self.res.push(Res {
+            depth: self.frames.len() + 1,
+            edits,
+            envelope: kind.envelope,
+            person: kind.person,
+            insert: None,
+            security_end: None,
+            labelled: false,
+        });
+        Fx {
+            ty: kind.ty,
+            person: kind.person,
+            ..Fx::default()
+        }
+    }
+
+    /// A resource slot's capture, started at its `{`.
+    pub(super) fn resource_capture(&mut self, i: usize, sniff: bool) -> Capture {
+        Capture {
+            depth: self.frames.len(),
+            key: self.cur_key,
+            start: self.base + i as u64,
+            rules: 0,
+            buf: std::mem::take(&mut self.spare),
+            disc: None,
+            disc_next: false,
+            code_next: false,
+            record: None,
+            drop_now: false,
+            res: Some(ResCap {
+                sniff,
+                ..ResCap::default()
+            }),
+            state: self.state,
+            elem: self.cur_elem,
+        }
+    }
+
+    /// A key read while a resource is captured: at the resource's own
+    /// level, `resourceType` is awaited; any other first key of a sniffed
+    /// object says it is not FHIR, and the object is released as JSON.
+    /// Returns whether to release now.
+    pub(super) fn resource_capture_key(&mut self, raw: &[u8]) -> bool {
+        let depth = self.frames.len();
+        let Some(c) = &mut self.capture else {
+            return false;
+        };
+        let Some(r) = &mut c.res else {
+            return false;
+        };
+        if depth != c.depth + 1 {
+            return false;
+        }
+        r.type_next = raw == b"resourceType";
+        let first = !r.any_key;
+        r.any_key = true;
+        first && !r.type_next && r.sniff
+    }
+
+    /// Replays a captured resource slot with its kind known (`None`: read
+    /// it as plain JSON), as the stream had been from its `{`.
+    pub(super) fn release_resource(
+        &mut self,
+        out: &mut Vec<u8>,
+        kind: Option<ResourceKind>,
+    ) -> Result<(), RedactError> {
+        let Some(c) = self.capture.take() else {
+            return Ok(());
+        };
+        self.frames.truncate(c.depth);
+        self.state = c.state;
+        self.cur_key = c.key;
+        self.cur_elem = c.elem;
+        self.replay_resource = Some(kind);
+        let base = self.base;
+        self.base = c.start;
+        let used = self.run(&c.buf, out, true);
+        self.base = base;
+        self.replay_resource = None;
+        if used? != c.buf.len() {
+            return Err(RedactError::Malformed(c.start));
+        }
+        self.recycle(c.buf);
+        Ok(())
+    }
+
+    /// What a captured resource slot that closed without a resourceType
+    /// is read as: a DomainResource where the document is FHIR by its
+    /// content type, plain JSON where that was only a guess.
+    pub(super) fn kind_without_type(&self, res: &ResCap) -> Option<ResourceKind> {
+        if res.sniff {
+            return None;
+        }
+        self.schema().map(|s| s.resource(""))
+    }
+
+    pub(super) fn edit_count(&self) -> u64 {
+        let s = &self.stats;
+        let sum = |a: &[u32]| a.iter().map(|x| u64::from(*x)).sum::<u64>();
+        sum(&s.masked)
+            + sum(&s.pseudonymized)
+            + sum(&s.generalized)
+            + sum(&s.removed)
+            + u64::from(s.records_dropped)
+            + u64::from(self.fhir_edits)
+    }
+
+    /// Handles a scalar by its FHIR element; `Ok(false)` leaves it to the
+    /// key rules.
+    pub(super) fn fhir_scalar(
+        &mut self,
+        src: &mut Src<'_>,
+        out: &mut Vec<u8>,
+        kind: Scalar,
+        s: usize,
+        e: usize,
+    ) -> Result<bool, RedactError> {
+        let act = self.fhir_act(src, kind, s, e)?;
+        match act {
+            Act::Fallback => return Ok(false),
+            Act::Keep => self.keep(src, s, e)?,
+            Act::Class(c) => {
+                let mut text = std::mem::take(&mut self.text);
+                let r = self.scalar_text(src, out, kind, s, e, Some(c), &mut text);
+                self.text = text;
+                r?;
+            }
+            Act::Coarse(c) => {
+                if self.action(c) == crate::rules::Action::Generalize {
+                    self.stats.disclosed[c.index()] += 1;
+                    self.keep(src, s, e)?;
+                } else {
+                    let mut text = std::mem::take(&mut self.text);
+                    let r = self.scalar_text(src, out, kind, s, e, Some(c), &mut text);
+                    self.text = text;
+                    r?;
+                }
+            }
+            Act::Narrative => {
+                if self.plan.fhir_narrative_kept {
+                    return Ok(false);
+                }
+                let Some(rep) = self.schema().map(|s| s.replacement_json.clone()) else {
+                    return Ok(false);
+                };
+                self.fhir_edits += 1;
+                self.stats.narratives_replaced += 1;
+                self.replace(src, out, s, e, &rep)?;
+            }
+            Act::Found(frame, class) => {
+                if let Some(f) = self.frames.get_mut(frame) {
+                    f.fx.found.get_or_insert(class);
+                }
+                self.keep(src, s, e)?;
+            }
+            Act::Ref(frame, person) => {
+                if let Some(f) = self.frames.get_mut(frame) {
+                    f.fx.ref_person = person;
+                }
+                return Ok(false);
+            }
+            Act::Labelled => {
+                if let Some(r) = self.res.last_mut() {
+                    r.labelled = true;
+                }
+                self.keep(src, s, e)?;
+            }
+            Act::PersonId(id) => {
+                if self.person_refs.len() < PERSON_REFS {
+                    self.person_refs.push(id);
+                }
+                return Ok(false);
+            }
+            Act::FullUrl(url) => {
+                self.last_full_url = Some(url);
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn fhir_act(
+        &self,
+        src: &Src<'_>,
+        kind: Scalar,
+        s: usize,
+        e: usize,
+    ) -> Result<Act, RedactError> {
+        let (Some(schema), Some(f)) = (self.schema(), self.frames.last()) else {
+            return Ok(Act::Fallback);
+        };
+        if f.fx.ty == NOT_FHIR {
+            return Ok(Act::Fallback);
+        }
+        let top = self.frames.len() - 1;
+        let (elem, index) = if f.obj {
+            (self.cur_elem, 0)
+        } else {
+            (f.fx.elem, f.fx.index.saturating_sub(1))
+        };
+        if f.fx.prim {
+            return Ok(match (f.fx.found, elem) {
+                (_, Some(Elem::Leaf(Leaf::Keep))) => Act::Keep,
+                (Some(c), _) if kind == Scalar::Str => Act::Class(c),
+                _ => Act::Fallback,
+            });
+        }
+        let Some(Elem::Leaf(leaf)) = elem else {
+            return Ok(Act::Fallback);
+        };
+        let applies = f.fx.person || schema.ty(f.fx.ty).always;
+        let mut text = String::new();
+        let mut value = || -> Result<String, RedactError> {
+            let raw = match kind {
+                Scalar::Str => &src.inp[s + 1..e - 1],
+                _ => &src.inp[s..e],
+            };
+            Ok(Self::decode(raw, &mut text, self.base + s as u64)?.to_owned())
+        };
+        let found = f.fx.found.or(f.sib.and_then(|(_, c)| c));
+        Ok(match leaf {
+            Leaf::Keep => Act::Keep,
+            Leaf::Class(_) | Leaf::ByIndex(..) if applies => match leaf.class_at(index) {
+                Some((c, _)) => Act::Class(c),
+                None => Act::Fallback,
+            },
+            Leaf::Coarse(c) if applies => Act::Coarse(c),
+            Leaf::Identifier | Leaf::Contact if applies => {
+                Act::Class(found.unwrap_or(FieldClass::PersonId))
+            }
+            Leaf::Identifier | Leaf::Contact => match found {
+                Some(c) => Act::Class(c),
+                None => Act::Fallback,
+            },
+            Leaf::IdentifierSystem if kind == Scalar::Str => match schema.system_class(&value()?) {
+                Some(c) => Act::Found(top, c),
+                None => Act::Keep,
+            },
+            Leaf::ContactSystem if kind == Scalar::Str => match schema.contact_class(&value()?) {
+                Some(c) => Act::Found(top, c),
+                None => Act::Keep,
+            },
+            Leaf::TypeCode if kind == Scalar::Str => {
+                // Identifier.type.coding[].code: the Identifier is the
+                // nearest enclosing frame whose type has a `value` that is
+                // an identifier.
+                let code = value()?;
+                let target = self.frames.iter().rposition(|f| {
+                    f.obj && schema.elem(f.fx.ty, b"value") == Some(Elem::Leaf(Leaf::Identifier))
+                });
+                match (schema.type_code_class(&code), target) {
+                    (Some(c), Some(t)) => Act::Found(t, c),
+                    _ => Act::Keep,
+                }
+            }
+            Leaf::Narrative if kind == Scalar::Str => Act::Narrative,
+            Leaf::Target if kind == Scalar::Str => {
+                let v = value()?;
+                let person = if v.starts_with('#') || v.starts_with("urn:") {
+                    Some(self.person_refs.iter().any(|r| *r == v))
+                } else {
+                    schema.ref_target(&v)
+                };
+                match person {
+                    Some(p) => Act::Ref(top, p || self.person_refs.iter().any(|r| *r == v)),
+                    None => Act::Fallback,
+                }
+            }
+            Leaf::Display if f.fx.ref_person => Act::Class(FieldClass::FullName),
+            Leaf::SecurityCode if kind == Scalar::Str => {
+                if schema.is_label(&value()?) {
+                    Act::Labelled
+                } else {
+                    Act::Keep
+                }
+            }
+            Leaf::ResourceId if kind == Scalar::Str => {
+                // A person's id, for the references that name it: `#id`
+                // from its container, its fullUrl from elsewhere in a
+                // Bundle.
+                match self.res.last() {
+                    Some(r) if r.person && r.depth == self.frames.len() => {
+                        let contained = self.res.len() > 1
+                            && !self.res[self.res.len() - 2].envelope;
+                        if contained {
+                            Act::PersonId(format!("#{}", value()?))
+                        } else {
+                            match &self.last_full_url {
+                                Some(u) => Act::PersonId(u.clone()),
+                                None => Act::Fallback,
+                            }
+                        }
+                    }
+                    _ => Act::Fallback,
+                }
+            }
+            Leaf::FullUrl if kind == Scalar::Str => Act::FullUrl(value()?),
+            _ => Act::Fallback,
+        })
+    }
+
+    /// Called as a container closes, before its closing byte at `i` is
+    /// passed: records where `meta` ends, and labels a resource that was
+    /// changed.
+    pub(super) fn fhir_close(
+        &mut self,
+        src: &mut Src<'_>,
+        out: &mut Vec<u8>,
+        i: usize,
+        closed: &super::Frame,
+    ) {
+        let Some(schema) = self.plan.rules.fhir() else {
+            return;
+        };
+        if closed.fx.ty == NOT_FHIR {
+            return;
+        }
+        let depth = self.frames.len();
+        let Some(r) = self.res.last() else {
+            return;
+        };
+        if r.envelope {
+            if r.depth == depth + 1 {
+                self.res.pop();
+            }
+            return;
+        }
+        if r.depth == depth + 1 {
+            // The resource itself closes.
+            let Some(r) = self.res.pop() else {
+                return;
+            };
+            if r.labelled || self.edit_count() == r.edits {
+                return;
+            }
+            let label = &schema.label_json;
+            let (pos, bytes) = match r.insert {
+                Some((pos, Insert::IntoSecurity { comma })) => {
+                    let mut b = Vec::with_capacity(label.len() + 1);
+                    if comma {
+                        b.push(b',');
+                    }
+                    b.extend_from_slice(label);
+                    (pos, b)
+                }
+                Some((pos, Insert::IntoMeta { comma })) => {
+                    let mut b = Vec::with_capacity(label.len() + 16);
+                    if comma {
+                        b.push(b',');
+                    }
+                    b.extend_from_slice(b"\"security\":[");
+                    b.extend_from_slice(label);
+                    b.push(b']');
+                    (pos, b)
+                }
+                None => {
+                    src.flush_to(out, i);
+                    let mut b = Vec::with_capacity(label.len() + 24);
+                    if closed.emitted_any {
+                        b.push(b',');
+                    }
+                    b.extend_from_slice(b"\"meta\":{\"security\":[");
+                    b.extend_from_slice(label);
+                    b.extend_from_slice(b"]}");
+                    (out.len(), b)
+                }
+            };
+            let n = bytes.len();
+            out.splice(pos..pos, bytes);
+            if self.member_start > pos {
+                self.member_start += n;
+            }
+            for r in &mut self.res {
+                if let Some((p, _)) = &mut r.insert {
+                    if *p > pos {
+                        *p += n;
+                    }
+                }
+            }
+            return;
+        }
+        // meta.security's `]` and meta's `}` at the resource's own level.
+        let meta = schema.meta_type();
+        if closed.obj && closed.fx.ty == meta && r.depth == depth {
+            src.flush_to(out, i);
+            let at = out.len();
+            let insert = match r.security_end {
+                Some((p, comma)) => (p, Insert::IntoSecurity { comma }),
+                None => (
+                    at,
+                    Insert::IntoMeta {
+                        comma: closed.emitted_any,
+                    },
+                ),
+            };
+            if let Some(r) = self.res.last_mut() {
+                r.insert = Some(insert);
+            }
+        } else if !closed.obj
+            && closed.fx.ty == meta
+            && closed.fx.elem == Some(Elem::Type(schema.security_type()))
+            && r.depth + 1 == depth
+        {
+            src.flush_to(out, i);
+            let at = out.len();
+            if let Some(r) = self.res.last_mut() {
+                r.security_end = Some((at, closed.emitted_any));
+            }
+        }
+    }
+
+    /// The earliest output position a resource still needs to write into.
+    pub(super) fn res_hold_from(&self) -> Option<usize> {
+        self.res
+            .iter()
+            .filter_map(|r| r.insert.map(|(p, _)| p).or(r.security_end.map(|(p, _)| p)))
+            .min()
+    }
+
+    /// Moves every output position a resource keeps by `delta`.
+    pub(super) fn shift_res(&mut self, by: usize, up: bool) {
+        let f = |p: &mut usize| {
+            *p = if up { *p + by } else { p.saturating_sub(by) };
+        };
+        for r in &mut self.res {
+            if let Some((p, _)) = &mut r.insert {
+                f(p);
+            }
+            if let Some((p, _)) = &mut r.security_end {
+                f(p);
+            }
+        }
+    }
+}
