@@ -9,6 +9,7 @@
 //! folder must never look like a pass there.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod survivors;
 pub mod truth;
 
 use std::io::Write;
