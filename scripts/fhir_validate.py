@@ -13,8 +13,10 @@ whether redaction breaks a valid resource, not whether the examples are.
 Exit status 1 when any output of an accepted input is rejected.
 """
 
+import collections
 import json
 import os
+import re
 import sys
 
 import fhir.resources
@@ -36,6 +38,19 @@ def judge(doc):
     except Exception as e:  # pydantic.ValidationError and model errors alike
         return " | ".join(str(e).splitlines())
     return None
+
+
+def error_kinds(reason):
+    """The kinds of error in a reason: element path without indices and
+    message, e.g. `note.__root__.text: field required`."""
+    parts = reason.split(" | ")
+    if len(parts) < 3:
+        return [re.sub(r"\d+", "N", reason)[:120]]
+    kinds = []
+    for loc, msg in zip(parts[1::2], parts[2::2]):
+        path = ".".join(x.strip() for x in loc.split("->") if not x.strip().isdigit())
+        kinds.append(f"{path}: {msg.strip()}")
+    return kinds
 
 
 def judge_file(path):
@@ -86,6 +101,11 @@ def main(argv):
             print(f"  rejected {n}: {reason[:300]}")
         if len(rejections) > SHOWN:
             print(f"  ... and {len(rejections) - SHOWN} more")
+        # The same few breakages repeat across files: a tally of the kinds
+        # says more than a longer list.
+        kinds = collections.Counter(k for _, r in rejections for k in error_kinds(r))
+        for kind, n in kinds.most_common(8):
+            print(f"  {n:4} x {kind}")
         failed = failed or bool(rejections)
     return 1 if failed else 0
 
