@@ -7,20 +7,22 @@
 //! counting is the one tests/fhir_conformance.rs asserts on
 //! (tests/fhir/survivors.rs). Per purpose it prints the distinct values the
 //! purpose does not allow, how many of them can still be read in the
-//! output, the redactor's refusals and non-JSON outputs, then the same per
-//! class. For `legal` the outputs that differ from their input are counted,
-//! and for `care` (and `legal`) the changed leaves that no rule of the
-//! purpose explains. `-v` lists every survivor with where it was.
+//! output (and how many of those only in a narrative), the redactor's
+//! refusals and non-JSON outputs, then the same per class. For `legal` the
+//! outputs that differ from their input are counted, and for `care` (and
+//! `legal`) the changed leaves that no rule of the purpose explains. `-v`
+//! lists every survivor with where it was ("in-div": in a narrative only).
 
 #[path = "../tests/fhir/mod.rs"]
 mod fhir;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use fhir::survivors::Report;
-use zaslon::class::Purpose;
+use fhir::survivors::{Found, Report};
+use zaslon::class::{FieldClass, Purpose};
 use zaslon::redact::{Engine, PseudonymKey};
 use zaslon::rules::{Action, RuleSet};
 
@@ -76,7 +78,12 @@ fn main() -> ExitCode {
         })
         .collect();
     print_totals(&reports);
-    print_classes(&rules, &reports);
+    let mut distinct = [0usize; FieldClass::COUNT];
+    for t in &truths {
+        let set: BTreeSet<_> = t.iter().map(|x| (x.class, x.value.as_str())).collect();
+        set.iter().for_each(|(c, _)| distinct[c.index()] += 1);
+    }
+    print_classes(&rules, &distinct, &reports);
     if verbose {
         print_details(&reports);
     }
@@ -86,11 +93,12 @@ fn main() -> ExitCode {
 fn print_totals(reports: &[Report]) {
     println!();
     println!(
-        "{:<13}{:>10}{:>10}{:>8}{:>8}{:>9}{:>9}{:>12}{:>10}",
+        "{:<13}{:>10}{:>10}{:>8}{:>11}{:>8}{:>9}{:>9}{:>12}{:>10}",
         "purpose",
         "forbidden",
         "survived",
         "share",
+        "narrative",
         "errors",
         "invalid",
         "changed",
@@ -112,11 +120,12 @@ fn print_totals(reports: &[Report]) {
             "-".to_owned()
         };
         println!(
-            "{:<13}{:>10}{:>10}{:>8}{:>8}{:>9}{:>9}{:>12}{:>10}",
+            "{:<13}{:>10}{:>10}{:>8}{:>11}{:>8}{:>9}{:>9}{:>12}{:>10}",
             r.purpose.as_str(),
             f,
             s,
             share,
+            r.narrative_only(),
             r.errors.len(),
             r.invalid_json.len(),
             r.changed_files.len(),
@@ -126,20 +135,21 @@ fn print_totals(reports: &[Report]) {
     }
     println!(
         "(forbidden: distinct values per document whose class the purpose does not allow; \
+         narrative: survivors read only in a narrative div; \
          changed: outputs not byte-identical to their input; unexplained: changed leaves \
          that no rule of an allow-all purpose names)"
     );
 }
 
-fn print_classes(rules: &RuleSet, reports: &[Report]) {
+fn print_classes(rules: &RuleSet, distinct: &[usize], reports: &[Report]) {
     println!();
-    print!("{:<12}", "class");
+    print!("{:<12}{:>7}", "class", "truth");
     for r in reports {
         print!("{:>13}", r.purpose.as_str());
     }
     println!();
     for c in fhir::truth::TRUTH_CLASSES {
-        print!("{:<12}", c.as_str());
+        print!("{:<12}{:>7}", c.as_str(), distinct[c.index()]);
         for r in reports {
             let (f, s) = (r.forbidden[c.index()], r.survived[c.index()]);
             let allowed = rules.purpose(r.purpose).action(c) == Action::Allow;
@@ -152,7 +162,9 @@ fn print_classes(rules: &RuleSet, reports: &[Report]) {
         }
         println!();
     }
-    println!("(survived/forbidden distinct values; -: the purpose allows the class)");
+    println!(
+        "(truth: distinct values per document; survived/forbidden; -: the purpose allows the class)"
+    );
 }
 
 fn print_details(reports: &[Report]) {
@@ -166,8 +178,12 @@ fn print_details(reports: &[Report]) {
             println!("invalid  {file}");
         }
         for s in &r.survivors {
+            let place = match s.found {
+                Found::Structured => "survived",
+                Found::NarrativeOnly => "in-div  ",
+            };
             println!(
-                "survived {:<44} {:<11} {:?} at {}",
+                "{place} {:<44} {:<11} {:?} at {}",
                 s.file,
                 s.class.as_str(),
                 shorten(&s.value),

@@ -18,7 +18,7 @@ mod fhir;
 use std::sync::OnceLock;
 
 use fhir::Example;
-use fhir::survivors::Report;
+use fhir::survivors::{Found, Report};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use zaslon::class::Purpose;
@@ -103,11 +103,16 @@ fn assert_no_survivors(p: Purpose) {
         r.total_survived(),
         r.total_forbidden(),
         listed(&r.survivors, |s| format!(
-            "{} {} {:?} at {}",
+            "{} {} {:?} at {}{}",
             s.file,
             s.class,
             s.value.chars().take(60).collect::<String>(),
-            s.locations.join(", ")
+            s.locations.join(", "),
+            if s.found == Found::NarrativeOnly {
+                " (read in a narrative only)"
+            } else {
+                ""
+            }
         ))
     );
 }

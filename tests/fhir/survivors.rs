@@ -33,6 +33,7 @@ pub struct Survivor {
     pub class: FieldClass,
     pub value: String,
     pub locations: Vec<String>,
+    pub found: Found,
 }
 
 /// A purpose's figures over a set of documents.
@@ -80,6 +81,14 @@ impl Report {
 
     pub fn total_survived(&self) -> usize {
         self.survived.iter().sum()
+    }
+
+    /// Survivors that only a narrative still shows.
+    pub fn narrative_only(&self) -> usize {
+        self.survivors
+            .iter()
+            .filter(|s| s.found == Found::NarrativeOnly)
+            .count()
     }
 
     /// Adds one document: its input, its ground truth and what the
@@ -133,13 +142,14 @@ impl Report {
                 continue;
             };
             self.forbidden[class.index()] += 1;
-            if hay.contains(needle) {
+            if let Some(found) = hay.find(needle) {
                 self.survived[class.index()] += 1;
                 self.survivors.push(Survivor {
                     file: file.to_owned(),
                     class,
                     value: value.to_owned(),
                     locations,
+                    found,
                 });
             }
         }
@@ -251,55 +261,79 @@ fn leaves(v: &Value, at: String, out: &mut BTreeMap<String, Value>) {
 
 /// The output's text, searched for values.
 struct Haystack {
-    /// Every decoded string of the output (keys too), joined by NUL, or the
-    /// raw output when it is not JSON.
+    /// Every decoded string of the output (keys too) outside narratives,
+    /// joined by NUL, or the raw output when it is not JSON.
     text: String,
+    /// The decoded narratives (`div` strings), joined by NUL.
+    narrative: String,
     /// Whether `text` is decoded strings (else raw JSON bytes).
     decoded: bool,
+}
+
+/// Where a survivor was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// Outside any narrative (and maybe in one as well).
+    Structured,
+    /// In a narrative `div` only.
+    NarrativeOnly,
 }
 
 impl Haystack {
     fn new(parsed: Option<&Value>, raw: &[u8]) -> Haystack {
         match parsed {
             Some(v) => {
-                let mut text = String::new();
-                strings(v, &mut text);
-                Haystack {
-                    text,
+                let mut h = Haystack {
+                    text: String::new(),
+                    narrative: String::new(),
                     decoded: true,
-                }
+                };
+                h.strings(v, false);
+                h
             }
             None => Haystack {
                 text: String::from_utf8_lossy(raw).into_owned(),
+                narrative: String::new(),
                 decoded: false,
             },
         }
     }
 
-    fn contains(&self, value: &str) -> bool {
+    fn strings(&mut self, v: &Value, in_div: bool) {
+        match v {
+            Value::String(s) => {
+                let to = if in_div {
+                    &mut self.narrative
+                } else {
+                    &mut self.text
+                };
+                to.push_str(s);
+                to.push('\0');
+            }
+            Value::Array(a) => a.iter().for_each(|x| self.strings(x, in_div)),
+            Value::Object(o) => {
+                for (k, x) in o {
+                    self.text.push_str(k);
+                    self.text.push('\0');
+                    self.strings(x, k == "div");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn find(&self, value: &str) -> Option<Found> {
         let mut forms = xml_forms(value);
         if !self.decoded {
             forms = forms.iter().map(|f| json_escaped(f)).collect();
         }
-        forms.iter().any(|f| find_word(&self.text, f))
-    }
-}
-
-fn strings(v: &Value, out: &mut String) {
-    match v {
-        Value::String(s) => {
-            out.push_str(s);
-            out.push('\0');
+        if forms.iter().any(|f| find_word(&self.text, f)) {
+            Some(Found::Structured)
+        } else if forms.iter().any(|f| find_word(&self.narrative, f)) {
+            Some(Found::NarrativeOnly)
+        } else {
+            None
         }
-        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
-        Value::Object(o) => {
-            for (k, x) in o {
-                out.push_str(k);
-                out.push('\0');
-                strings(x, out);
-            }
-        }
-        _ => {}
     }
 }
 
@@ -358,9 +392,9 @@ mod tests {
         let v = r#"{"div":"<p>O&apos;Brien &amp; Co</p>"}"#;
         let parsed: Value = serde_json::from_str(v).unwrap();
         let hay = Haystack::new(Some(&parsed), v.as_bytes());
-        assert!(hay.contains("O'Brien & Co"));
+        assert_eq!(hay.find("O'Brien & Co"), Some(Found::NarrativeOnly));
         let raw = Haystack::new(None, br#"{"a":"say \"hi\" now"#);
-        assert!(raw.contains("say \"hi\""));
+        assert_eq!(raw.find("say \"hi\""), Some(Found::Structured));
     }
 
     #[test]
