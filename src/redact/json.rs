@@ -1404,7 +1404,10 @@ impl JsonRedactor {
             c.disc_next = false;
             c.code_next = false;
             let own_level = self.frames.len() == c.depth + 1;
-            let type_next = c.res.as_mut().is_some_and(|r| std::mem::take(&mut r.type_next));
+            let type_next = c
+                .res
+                .as_mut()
+                .is_some_and(|r| std::mem::take(&mut r.type_next));
             let resource_type = match &c.res {
                 Some(_) if type_next && own_level => {
                     let mut text = String::new();

@@ -36,7 +36,27 @@ pub enum Leaf {
     SecurityCode,
     ResourceId,
     FullUrl,
+    NotReference,
+    ExtensionUrl,
+    /// `value[x]` of a choice type whose suffix names no type here
+    /// (`valueString`): of the class its extension's url names, if any.
+    ChoiceValue,
     Keep,
+}
+
+/// What a Reference points at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Target {
+    /// Nothing said yet: a display here names someone unknown.
+    #[default]
+    Unknown,
+    Person,
+    /// A resource whose display describes health data.
+    Clinical,
+    /// An organisation, a place, a device.
+    Plain,
+    /// Not a Reference (a Coding, a resource, a datatype).
+    NotRef,
 }
 
 impl Leaf {
@@ -94,6 +114,8 @@ pub struct FhirSchema {
     resources: HashMap<String, TypeId>,
     persons: Vec<String>,
     envelopes: Vec<String>,
+    plain: Vec<String>,
+    extension_urls: HashMap<String, FieldClass>,
     domain_resource: TypeId,
     element: TypeId,
     meta: TypeId,
@@ -116,6 +138,10 @@ struct RawFhir {
     person_resources: Vec<String>,
     #[serde(default)]
     envelopes: Vec<String>,
+    #[serde(default)]
+    plain_references: Vec<String>,
+    #[serde(default)]
+    extension_urls: BTreeMap<String, Spanned<String>>,
     resources: BTreeMap<String, Spanned<String>>,
     types: BTreeMap<String, Spanned<RawType>>,
     #[serde(default)]
@@ -181,6 +207,8 @@ fn leaf_word(word: &str) -> Option<Leaf> {
         "security_code" => Leaf::SecurityCode,
         "resource_id" => Leaf::ResourceId,
         "full_url" => Leaf::FullUrl,
+        "not_reference" => Leaf::NotReference,
+        "extension_url" => Leaf::ExtensionUrl,
         "keep" => Leaf::Keep,
         _ => return None,
     })
@@ -218,7 +246,10 @@ impl FhirSchema {
             by_name.insert(name.clone(), (i + 1) as TypeId);
         }
         if raw.types.len() > 250 {
-            errs.at(0, "at most 250 [types]; merge types that hold the same elements");
+            errs.at(
+                0,
+                "at most 250 [types]; merge types that hold the same elements",
+            );
             return None;
         }
         let find = |name: &Spanned<String>, errs: &mut Errors<'_>| -> Option<TypeId> {
@@ -298,7 +329,10 @@ impl FhirSchema {
             while let Some(x) = b {
                 seen += 1;
                 if x as usize == i || seen > types.len() {
-                    errs.at(0, format!("type {} is its own base; break the cycle", t.name));
+                    errs.at(
+                        0,
+                        format!("type {} is its own base; break the cycle", t.name),
+                    );
                     break;
                 }
                 b = types[x as usize].base;
@@ -313,7 +347,10 @@ impl FhirSchema {
         let need = |name: &str, errs: &mut Errors<'_>| {
             let t = by_name.get(name).copied();
             if t.is_none() {
-                errs.at(0, format!("[types.{name}] is missing; every FHIR schema needs it"));
+                errs.at(
+                    0,
+                    format!("[types.{name}] is missing; every FHIR schema needs it"),
+                );
             }
             t.unwrap_or(NOT_FHIR)
         };
@@ -321,28 +358,34 @@ impl FhirSchema {
         let element = need("Element", errs);
         let meta = need("Meta", errs);
         let security = need("SecurityCoding", errs);
-        let class_map = |m: &BTreeMap<String, Spanned<String>>, key_upper: bool, errs: &mut Errors<'_>| {
-            let mut out = HashMap::new();
-            for (k, v) in m {
-                match class_of(v.get_ref()) {
-                    Some(c) => {
-                        let k = if key_upper { k.to_uppercase() } else { k.to_lowercase() };
-                        out.insert(k, c);
-                    }
-                    None => errs.at(
-                        v.span().start,
-                        format!(
-                            "unknown field class {:?}; write one of: {}",
-                            v.get_ref(),
-                            FieldClass::ALL.map(|c| c.as_str()).join(", ")
+        let class_map =
+            |m: &BTreeMap<String, Spanned<String>>, key_upper: bool, errs: &mut Errors<'_>| {
+                let mut out = HashMap::new();
+                for (k, v) in m {
+                    match class_of(v.get_ref()) {
+                        Some(c) => {
+                            let k = if key_upper {
+                                k.to_uppercase()
+                            } else {
+                                k.to_lowercase()
+                            };
+                            out.insert(k, c);
+                        }
+                        None => errs.at(
+                            v.span().start,
+                            format!(
+                                "unknown field class {:?}; write one of: {}",
+                                v.get_ref(),
+                                FieldClass::ALL.map(|c| c.as_str()).join(", ")
+                            ),
                         ),
-                    ),
+                    }
                 }
-            }
-            out
-        };
+                out
+            };
         let type_codes = class_map(&raw.identifier_type_codes, true, errs);
         let contact_systems = class_map(&raw.contact_systems, false, errs);
+        let extension_urls = class_map(&raw.extension_urls, false, errs);
         let mut systems = HashMap::new();
         let mut system_words = HashMap::new();
         for (target, lists) in [
@@ -373,7 +416,10 @@ impl FhirSchema {
             }
         }
         let rep = raw.narrative.replacement.get_ref();
-        if !(rep.starts_with("<div") && rep.ends_with("</div>") && rep.contains("xmlns=\"http://www.w3.org/1999/xhtml\"")) {
+        if !(rep.starts_with("<div")
+            && rep.ends_with("</div>")
+            && rep.contains("xmlns=\"http://www.w3.org/1999/xhtml\""))
+        {
             errs.at(
                 raw.narrative.replacement.span().start,
                 "the replacement narrative must be an XHTML div: <div xmlns=\"http://www.w3.org/1999/xhtml\">...</div>",
@@ -393,6 +439,8 @@ impl FhirSchema {
             resources,
             persons: raw.person_resources,
             envelopes: raw.envelopes,
+            plain: raw.plain_references,
+            extension_urls,
             domain_resource,
             element,
             meta,
@@ -468,7 +516,11 @@ impl FhirSchema {
         if let Some(suffix) = key.strip_prefix(b"value") {
             if suffix.first().is_some_and(u8::is_ascii_uppercase) && self.is_choice(t) {
                 let name = std::str::from_utf8(suffix).ok()?;
-                return self.by_name.get(name).map(|t| Elem::Type(*t));
+                return Some(
+                    self.by_name
+                        .get(name)
+                        .map_or(Elem::Leaf(Leaf::ChoiceValue), |t| Elem::Type(*t)),
+                );
             }
         }
         None
@@ -512,8 +564,14 @@ impl FhirSchema {
         self.type_codes.get(&code.trim().to_uppercase()).copied()
     }
 
+    pub fn extension_class(&self, url: &str) -> Option<FieldClass> {
+        self.extension_urls.get(&url.trim().to_lowercase()).copied()
+    }
+
     pub fn contact_class(&self, system: &str) -> Option<FieldClass> {
-        self.contact_systems.get(&system.trim().to_lowercase()).copied()
+        self.contact_systems
+            .get(&system.trim().to_lowercase())
+            .copied()
     }
 
     /// Whether a purpose whose allowed classes are `allowed` keeps
@@ -526,25 +584,34 @@ impl FhirSchema {
         code == self.label_code
     }
 
-    /// Whether a Reference.reference or Reference.type value points at a
-    /// person resource: `Some(true)` for `Patient/1`, `…/fhir/Practitioner/
-    /// x/_history/2` or `Patient`; `Some(false)` for another resource type;
-    /// `None` when the value names no type (a `urn:uuid:`, `#id`).
-    pub fn ref_target(&self, v: &str) -> Option<bool> {
+    /// What a Reference.reference or Reference.type value points at:
+    /// `Patient/1`, `…/fhir/Practitioner/x/_history/2` and `Patient` are
+    /// persons; another resource type is plain or clinical; `None` when
+    /// the value names no type (a `urn:uuid:`, a `#id`).
+    pub fn ref_target(&self, v: &str) -> Option<Target> {
         let resource_like = |s: &str| {
             s.len() > 1
                 && s.starts_with(|c: char| c.is_ascii_uppercase())
                 && s.bytes().all(|b| b.is_ascii_alphabetic())
         };
+        let kind = |s: &str| {
+            if self.is_person(s) {
+                Target::Person
+            } else if self.plain.iter().any(|p| p == s) {
+                Target::Plain
+            } else {
+                Target::Clinical
+            }
+        };
         if resource_like(v) {
-            return Some(self.is_person(v));
+            return Some(kind(v));
         }
         let mut segs = v.split('/').peekable();
         let mut found = None;
         while let Some(s) = segs.next() {
             if segs.peek().is_some() && resource_like(s) {
-                found = Some(self.is_person(s));
-                if found == Some(true) {
+                found = Some(kind(s));
+                if found == Some(Target::Person) {
                     break;
                 }
             }
@@ -581,7 +648,10 @@ mod tests {
         assert_eq!(s.ty(name).name, "HumanName");
         assert_eq!(
             s.elem(name, b"given"),
-            Some(Elem::Leaf(Leaf::ByIndex(FieldClass::GivenName, FieldClass::Patronymic)))
+            Some(Elem::Leaf(Leaf::ByIndex(
+                FieldClass::GivenName,
+                FieldClass::Patronymic
+            )))
         );
         assert_eq!(
             s.elem(patient.ty, b"_birthDate"),
@@ -603,16 +673,28 @@ mod tests {
             panic!("valueAddress is an Address");
         };
         assert_eq!(s.ty(addr).name, "Address");
-        assert_eq!(s.elem(ext, b"valueString"), None);
+        assert_eq!(
+            s.elem(ext, b"valueString"),
+            Some(Elem::Leaf(Leaf::ChoiceValue))
+        );
     }
 
     #[test]
     fn systems_by_list_and_by_word() {
         let s = schema();
-        assert_eq!(s.system_class("urn:oid:1.2.643.100.3"), Some(FieldClass::Snils));
+        assert_eq!(
+            s.system_class("urn:oid:1.2.643.100.3"),
+            Some(FieldClass::Snils)
+        );
         assert_eq!(s.system_class("1.2.643.100.3"), Some(FieldClass::Snils));
-        assert_eq!(s.system_class("urn:identity:snils:Patient"), Some(FieldClass::Snils));
-        assert_eq!(s.system_class("HTTP://FHIR.RU/core/systems/OMS"), Some(FieldClass::OmsPolicy));
+        assert_eq!(
+            s.system_class("urn:identity:snils:Patient"),
+            Some(FieldClass::Snils)
+        );
+        assert_eq!(
+            s.system_class("HTTP://FHIR.RU/core/systems/OMS"),
+            Some(FieldClass::OmsPolicy)
+        );
         assert_eq!(s.system_class("urn:oid:1.2.36.146.595.217.0.1"), None);
         assert_eq!(s.type_code_class("ppn"), Some(FieldClass::Passport));
         assert_eq!(s.contact_class("SMS"), Some(FieldClass::Phone));
@@ -621,10 +703,17 @@ mod tests {
     #[test]
     fn reference_targets() {
         let s = schema();
-        assert_eq!(s.ref_target("Patient/example"), Some(true));
-        assert_eq!(s.ref_target("http://x.org/fhir/Practitioner/1/_history/2"), Some(true));
-        assert_eq!(s.ref_target("Organization/1"), Some(false));
-        assert_eq!(s.ref_target("RelatedPerson"), Some(true));
+        assert_eq!(s.ref_target("Patient/example"), Some(Target::Person));
+        assert_eq!(
+            s.ref_target("http://x.org/fhir/Practitioner/1/_history/2"),
+            Some(Target::Person)
+        );
+        assert_eq!(s.ref_target("Organization/1"), Some(Target::Plain));
+        assert_eq!(
+            s.ref_target("DiagnosticReport/f201"),
+            Some(Target::Clinical)
+        );
+        assert_eq!(s.ref_target("RelatedPerson"), Some(Target::Person));
         assert_eq!(s.ref_target("urn:uuid:1234"), None);
         assert_eq!(s.ref_target("#p1"), None);
     }
@@ -639,7 +728,14 @@ mod tests {
             out: &mut out,
         };
         FhirSchema::compile(text, &mut errs);
-        assert!(out.iter().any(|e| e.starts_with("fhir.toml:4: Element.x")), "{out:?}");
-        assert!(out.iter().any(|e| e.starts_with("fhir.toml:8:") && e.contains("XHTML div")), "{out:?}");
+        assert!(
+            out.iter().any(|e| e.starts_with("fhir.toml:4: Element.x")),
+            "{out:?}"
+        );
+        assert!(
+            out.iter()
+                .any(|e| e.starts_with("fhir.toml:8:") && e.contains("XHTML div")),
+            "{out:?}"
+        );
     }
 }

@@ -133,14 +133,38 @@ impl Report {
                     .push(t.location.clone());
             }
         }
+        // Dates held by other elements (an address period starting on the
+        // birthday): such a date in the output is not the birth date.
+        let mut all = BTreeMap::new();
+        leaves(input_json, String::new(), &mut all);
+        let truth_at: BTreeSet<&str> = truth.iter().map(|t| t.location.as_str()).collect();
+        let other_dates: BTreeSet<&str> = all
+            .iter()
+            .filter(|(at, _)| !truth_at.contains(at.as_str()))
+            .filter_map(|(_, v)| v.as_str())
+            .map(|v| v.split('T').next().unwrap_or(v))
+            .collect();
+        // A word of a value the purpose may see (a surname inside an
+        // allowed email) is there because that value is.
+        let within_allowed = |v: &str| {
+            allowed.iter().any(|a| {
+                *a != v
+                    && a.split(|c: char| !c.is_alphanumeric())
+                        .any(|w| w.eq_ignore_ascii_case(v))
+            })
+        };
         for ((class, value), locations) in distinct {
-            if allowed.contains(value) {
+            if allowed.contains(value) || within_allowed(value) {
                 self.ambiguous += 1;
                 continue;
             }
             let Some(needle) = needle(class, value, actions.action(class)) else {
                 continue;
             };
+            if class == FieldClass::BirthDate && other_dates.contains(needle) {
+                self.ambiguous += 1;
+                continue;
+            }
             self.forbidden[class.index()] += 1;
             if let Some(found) = hay.find(needle) {
                 self.survived[class.index()] += 1;

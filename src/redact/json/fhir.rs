@@ -12,7 +12,7 @@
 
 use crate::class::FieldClass;
 use crate::redact::RedactError;
-use crate::rules::fhir::{Elem, FhirSchema, Leaf, NOT_FHIR, ResourceKind, TypeId};
+use crate::rules::fhir::{Elem, FhirSchema, Leaf, NOT_FHIR, ResourceKind, Target, TypeId};
 
 use super::{Capture, JsonRedactor, Scalar, Src};
 
@@ -37,8 +37,8 @@ pub(super) struct Fx {
     /// Inside a person: a person resource, a `person` type, or a reference
     /// to a person.
     pub person: bool,
-    /// This object is a Reference whose target is a person.
-    pub ref_person: bool,
+    /// What this object points at, if it is a Reference.
+    pub target: Target,
     /// Inside the primitive extension of an element of class `found`.
     pub prim: bool,
     /// The class a discriminator named (Identifier.system, a type code,
@@ -86,12 +86,15 @@ pub(super) struct ResCap {
 enum Act {
     Fallback,
     Keep,
+    /// Scanned by the detectors, whatever the key rules say of its key.
+    Scan,
     Class(FieldClass),
     /// An address part `generalize` keeps.
     Coarse(FieldClass),
     Narrative,
     Found(usize, FieldClass),
-    Ref(usize, bool),
+    Ref(usize, Target),
+    NotRef(usize),
     Labelled,
     PersonId(String),
     FullUrl(String),
@@ -131,15 +134,23 @@ impl JsonRedactor {
             parent.fx.index = parent.fx.index.saturating_add(1);
             (p.elem, p.index)
         };
-        let person = p.person || p.ref_person;
+        let person = p.person || matches!(p.target, Target::Person | Target::Unknown);
         if p.prim {
-            return (Fx { elem: None, index: 0, ref_person: false, ..p }, false);
+            return (
+                Fx {
+                    elem: None,
+                    index: 0,
+                    target: Target::NotRef,
+                    ..p
+                },
+                false,
+            );
         }
         if !obj {
             let fx = Fx {
                 ty: p.ty,
                 person,
-                ref_person: false,
+                target: Target::NotRef,
                 prim: false,
                 found: None,
                 elem,
@@ -152,6 +163,12 @@ impl JsonRedactor {
             Some(Elem::Type(t)) => Fx {
                 ty: t,
                 person: person || schema.ty(t).person,
+                // Only a generic object may be a Reference.
+                target: if t == schema.element() {
+                    Target::Unknown
+                } else {
+                    Target::NotRef
+                },
                 ..Fx::default()
             },
             // Inside `_x` the members are an Element's: `id` and
@@ -161,6 +178,7 @@ impl JsonRedactor {
                 person,
                 prim: true,
                 found: leaf.class_at(index).map(|c| c.0),
+                target: Target::NotRef,
                 ..Fx::default()
             },
             Some(Elem::Leaf(_)) | None => Fx {
@@ -180,6 +198,12 @@ impl JsonRedactor {
         if self.res.is_empty() {
             self.person_refs.clear();
         }
+        if kind.person {
+            // A Bundle entry's request that follows names this person.
+            if let Some(entry) = self.frames.last_mut().filter(|f| f.obj) {
+                entry.fx.person = true;
+            }
+        }
         let edits = self.edit_count();
         self.res.push(Res {
             depth: self.frames.len() + 1,
@@ -193,6 +217,7 @@ impl JsonRedactor {
         Fx {
             ty: kind.ty,
             person: kind.person,
+            target: Target::NotRef,
             ..Fx::default()
         }
     }
@@ -302,6 +327,12 @@ impl JsonRedactor {
         match act {
             Act::Fallback => return Ok(false),
             Act::Keep => self.keep(src, s, e)?,
+            Act::Scan => {
+                let mut text = std::mem::take(&mut self.text);
+                let r = self.scalar_text(src, out, kind, s, e, None, &mut text);
+                self.text = text;
+                r?;
+            }
             Act::Class(c) => {
                 let mut text = std::mem::take(&mut self.text);
                 let r = self.scalar_text(src, out, kind, s, e, Some(c), &mut text);
@@ -336,9 +367,17 @@ impl JsonRedactor {
                 }
                 self.keep(src, s, e)?;
             }
-            Act::Ref(frame, person) => {
+            Act::Ref(frame, target) => {
                 if let Some(f) = self.frames.get_mut(frame) {
-                    f.fx.ref_person = person;
+                    f.fx.target = target;
+                }
+                return Ok(false);
+            }
+            Act::NotRef(frame) => {
+                if let Some(f) = self.frames.get_mut(frame) {
+                    if f.fx.target == Target::Unknown {
+                        f.fx.target = Target::NotRef;
+                    }
                 }
                 return Ok(false);
             }
@@ -383,7 +422,7 @@ impl JsonRedactor {
         };
         if f.fx.prim {
             return Ok(match (f.fx.found, elem) {
-                (_, Some(Elem::Leaf(Leaf::Keep))) => Act::Keep,
+                (_, Some(Elem::Leaf(Leaf::Keep | Leaf::ExtensionUrl))) => Act::Keep,
                 (Some(c), _) if kind == Scalar::Str => Act::Class(c),
                 _ => Act::Fallback,
             });
@@ -411,9 +450,11 @@ impl JsonRedactor {
             Leaf::Identifier | Leaf::Contact if applies => {
                 Act::Class(found.unwrap_or(FieldClass::PersonId))
             }
+            // An identifier of a thing (an Encounter's, a payment's): its
+            // system named no class, so only the detectors look at it.
             Leaf::Identifier | Leaf::Contact => match found {
                 Some(c) => Act::Class(c),
-                None => Act::Fallback,
+                None => Act::Scan,
             },
             Leaf::IdentifierSystem if kind == Scalar::Str => match schema.system_class(&value()?) {
                 Some(c) => Act::Found(top, c),
@@ -439,17 +480,31 @@ impl JsonRedactor {
             Leaf::Narrative if kind == Scalar::Str => Act::Narrative,
             Leaf::Target if kind == Scalar::Str => {
                 let v = value()?;
-                let person = if v.starts_with('#') || v.starts_with("urn:") {
-                    Some(self.person_refs.iter().any(|r| *r == v))
+                if self.person_refs.iter().any(|r| *r == v) {
+                    Act::Ref(top, Target::Person)
                 } else {
-                    schema.ref_target(&v)
-                };
-                match person {
-                    Some(p) => Act::Ref(top, p || self.person_refs.iter().any(|r| *r == v)),
-                    None => Act::Fallback,
+                    // A `#id` or `urn:uuid:` not known to be a person's
+                    // stays Unknown: its display is still taken for a name.
+                    match schema.ref_target(&v) {
+                        Some(t) => Act::Ref(top, t),
+                        None => Act::Fallback,
+                    }
                 }
             }
-            Leaf::Display if f.fx.ref_person => Act::Class(FieldClass::FullName),
+            Leaf::NotReference => Act::NotRef(top),
+            Leaf::Display => match f.fx.target {
+                Target::Person | Target::Unknown => Act::Class(FieldClass::FullName),
+                Target::Clinical => Act::Class(FieldClass::Health),
+                Target::Plain | Target::NotRef => Act::Fallback,
+            },
+            Leaf::ExtensionUrl if kind == Scalar::Str => match schema.extension_class(&value()?) {
+                Some(c) => Act::Found(top, c),
+                None => Act::Keep,
+            },
+            Leaf::ChoiceValue => match f.fx.found {
+                Some(c) => Act::Class(c),
+                None => Act::Fallback,
+            },
             Leaf::SecurityCode if kind == Scalar::Str => {
                 if schema.is_label(&value()?) {
                     Act::Labelled
@@ -463,8 +518,8 @@ impl JsonRedactor {
                 // Bundle.
                 match self.res.last() {
                     Some(r) if r.person && r.depth == self.frames.len() => {
-                        let contained = self.res.len() > 1
-                            && !self.res[self.res.len() - 2].envelope;
+                        let contained =
+                            self.res.len() > 1 && !self.res[self.res.len() - 2].envelope;
                         if contained {
                             Act::PersonId(format!("#{}", value()?))
                         } else {
