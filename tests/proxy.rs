@@ -256,6 +256,143 @@ async fn the_same_patient_through_several_purposes() {
     assert!(ev.windows(2).all(|w| w[0].subjects == w[1].subjects));
 }
 
+/// Issue 19, item 4: an HL7 v3 PurposeOfUse code in `x-purpose` stands for
+/// the purpose `rules/purpose_of_use.toml` maps it to: the grant, consent
+/// and redaction are that purpose's, the upstream gets the code as sent,
+/// and the audit records the purpose and the code.
+#[tokio::test]
+async fn hl7_purpose_of_use_codes_act_as_their_mapped_purpose() {
+    let up = Upstream::json(PATIENT).await;
+    let mut granted = SubjectState::default();
+    granted.purposes[Purpose::Marketing.index()] = Some(true);
+    let proxy = ProxyBuilder::new(&up.url())
+        .consent(FixedConsent(vec![("10234".into(), granted)]))
+        .start()
+        .await;
+    let u = proxy.url("/api/patients/10234");
+    let through = |key: &'static str, purpose: &'static str| {
+        let u = u.clone();
+        async move { get(&u, &[("x-api-key", key), ("x-purpose", purpose)]).await }
+    };
+
+    // The same bytes as the purpose itself gives.
+    let care = through(CARE_KEY, "care").await;
+    assert_eq!(care.status, 200);
+    assert_eq!(up.last().headers["x-purpose"], "care");
+    for code in [
+        "TREAT",
+        "treat",
+        "http://terminology.hl7.org/CodeSystem/v3-ActReason|TREAT",
+    ] {
+        let r = through(CARE_KEY, code).await;
+        assert_eq!(r.status, 200, "{code}");
+        assert_eq!(r.text(), care.text(), "{code}");
+        // Forwarded as the client sent it.
+        assert_eq!(up.last().headers["x-purpose"], code);
+    }
+    let marketing = through(ALL_KEY, "marketing").await;
+    assert_eq!(marketing.status, 200);
+    let hmarkt = through(ALL_KEY, "HMARKT").await;
+    assert_eq!(hmarkt.status, 200);
+    assert_eq!(hmarkt.text(), marketing.text());
+    let body = hmarkt.json();
+    assert_eq!(body["given_name"], "Мария");
+    for removed in ["surname", "snils", "birth_date", "diagnosis"] {
+        assert!(
+            body.get(removed).is_none(),
+            "marketing saw {removed}: {body}"
+        );
+    }
+    assert!(care.json()["snils"].is_string());
+    let seen = up.count();
+
+    // The grant and consent checked are the mapped purpose's.
+    let r = through(CARE_KEY, "HMARKT").await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (403, "purpose_not_granted")
+    );
+    let r = get(
+        &proxy.url("/api/patients/10235"),
+        &[("x-api-key", ALL_KEY), ("x-purpose", "HMARKT")],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (403, "consent_withdrawn")
+    );
+    // A code the mapping leaves out, another system, or a spelling of an
+    // id: unknown.
+    for unknown in [
+        "BTG",
+        "HRESCH",
+        "http://example.org/purposes|TREAT",
+        "|TREAT",
+        "CARE",
+    ] {
+        let r = through(ALL_KEY, unknown).await;
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (403, "purpose_unknown"),
+            "{unknown}"
+        );
+    }
+    assert_eq!(up.count(), seen, "a refused request reached the upstream");
+
+    let ev = proxy.wait_events(13).await;
+    assert_eq!(ev.len(), 13);
+    let got: Vec<(&str, Option<&str>, Option<&str>, &str)> = ev
+        .iter()
+        .map(|e| {
+            (
+                e.decision.as_str(),
+                e.purpose.as_deref(),
+                e.purpose_of_use.as_deref(),
+                e.reason.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got[..8],
+        [
+            ("allow", Some("care"), None, "ok"),
+            ("allow", Some("care"), Some("TREAT"), "ok"),
+            ("allow", Some("care"), Some("TREAT"), "ok"),
+            ("allow", Some("care"), Some("TREAT"), "ok"),
+            ("allow", Some("marketing"), None, "ok"),
+            ("allow", Some("marketing"), Some("HMARKT"), "ok"),
+            (
+                "deny",
+                Some("marketing"),
+                Some("HMARKT"),
+                "purpose_not_granted"
+            ),
+            (
+                "deny",
+                Some("marketing"),
+                Some("HMARKT"),
+                "consent_withdrawn"
+            ),
+        ]
+    );
+    assert!(
+        got[8..]
+            .iter()
+            .all(|g| *g == ("deny", None, None, "purpose_unknown")),
+        "{got:?}"
+    );
+    // The written record carries both, right after each other.
+    let mut line = Vec::new();
+    zaslon::audit::chain::ChainState::default().append(&ev[1], &mut line);
+    let line = String::from_utf8(line).unwrap();
+    assert!(
+        line.contains(
+            r#""purpose":"care","purpose_of_use":"TREAT","route":"/api/patients/{patient_id}""#
+        ),
+        "{line}"
+    );
+}
+
 #[tokio::test]
 async fn consent_is_checked_per_subject_and_purpose() {
     let mut withdrawn = SubjectState::default();

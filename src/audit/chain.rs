@@ -64,6 +64,7 @@ pub fn encode_record(seq: u64, prev: &str, event: &AuditEvent, out: &mut Vec<u8>
         client,
         actor,
         purpose,
+        purpose_of_use,
         route,
         method,
         subjects,
@@ -93,6 +94,12 @@ pub fn encode_record(seq: u64, prev: &str, event: &AuditEvent, out: &mut Vec<u8>
     json_opt(actor.as_deref(), out);
     out.extend_from_slice(b",\"purpose\":");
     json_opt(purpose.as_deref(), out);
+    // Absent rather than null, as serde skips it: a record without an HL7
+    // code is the same bytes it was before the field existed.
+    if let Some(code) = purpose_of_use {
+        out.extend_from_slice(b",\"purpose_of_use\":");
+        json_str(code, out);
+    }
     out.extend_from_slice(b",\"route\":");
     json_opt(route.as_deref(), out);
     out.extend_from_slice(b",\"method\":");
@@ -280,6 +287,7 @@ mod tests {
                 client: s.clone(),
                 actor: (i % 2 == 0).then(|| other.clone()),
                 purpose: (i % 3 != 0).then(|| s.clone()),
+                purpose_of_use: (i % 4 == 1).then(|| other.clone()),
                 route: (i % 5 != 0).then(|| other.clone()),
                 method: s.clone(),
                 subjects: strings[..i % 4].to_vec(),

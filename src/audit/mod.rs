@@ -46,6 +46,11 @@ pub struct AuditEvent {
     pub client: String,
     pub actor: Option<String>,
     pub purpose: Option<String>,
+    /// The HL7 v3 PurposeOfUse code the client declared instead of a
+    /// purpose id (`TREAT`), as `rules/purpose_of_use.toml` writes it.
+    /// Written only when present, so records without it keep their shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose_of_use: Option<String>,
     /// The route template, never the raw path.
     pub route: Option<String>,
     pub method: String,

@@ -23,6 +23,9 @@ pub struct Access {
     pub client: String,
     pub actor: Option<String>,
     pub purpose: Option<String>,
+    /// The HL7 PurposeOfUse code the client declared, if it sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose_of_use: Option<String>,
     pub route: Option<String>,
     pub method: String,
     pub decision: String,
@@ -117,6 +120,7 @@ fn access(r: Record) -> Access {
         client: e.client,
         actor: e.actor,
         purpose: e.purpose,
+        purpose_of_use: e.purpose_of_use,
         route: e.route,
         method: e.method,
         decision: e.decision,
@@ -239,11 +243,14 @@ pub fn render(accesses: &[Access]) -> String {
             }
         };
         s.push_str(&format!(
-            "{}\t{}\t{}\t{}{}\t{} {}\t{} ({})\t{}\t{}\n",
+            "{}\t{}\t{}\t{}{}{}\t{} {}\t{} ({})\t{}\t{}\n",
             a.time,
             a.client,
             opt(&a.actor),
             opt(&a.purpose),
+            a.purpose_of_use
+                .as_ref()
+                .map_or_else(String::new, |c| format!(" (HL7 {c})")),
             if a.legal_override {
                 " [legal override]"
             } else {
@@ -263,6 +270,34 @@ pub fn render(accesses: &[Access]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hl7_code_is_shown_beside_the_purpose() {
+        let a = |code: Option<&str>| Access {
+            time: "2026-11-25T07:30:00Z".into(),
+            request_id: "r1".into(),
+            client: "his".into(),
+            actor: None,
+            purpose: Some("legal".into()),
+            purpose_of_use: code.map(str::to_owned),
+            route: Some("/api/patients/{patient_id}".into()),
+            method: "GET".into(),
+            decision: "allow".into(),
+            reason: "ok".into(),
+            legal_override: true,
+            disclosed: vec![],
+            withheld: vec![],
+        };
+        let text = render(&[a(Some("HLEGAL")), a(None)]);
+        let rows: Vec<&str> = text.lines().skip(1).collect();
+        assert!(
+            rows[0].contains("\tlegal (HL7 HLEGAL) [legal override]\t"),
+            "{text}"
+        );
+        assert!(rows[1].contains("\tlegal [legal override]\t"), "{text}");
+        let json = serde_json::to_string(&a(None)).unwrap();
+        assert!(!json.contains("purpose_of_use"), "{json}");
+    }
 
     #[test]
     fn windows() {

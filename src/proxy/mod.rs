@@ -254,6 +254,8 @@ impl ConnInfo {
 /// A request after the policy phases: where it goes and what it may see.
 struct Admitted<'s> {
     purpose: Purpose,
+    /// The client's `x-purpose` when it was an HL7 code, forwarded as sent.
+    purpose_sent: Option<HeaderValue>,
     actor: Option<HeaderValue>,
     route: &'s Route,
     path: path::NormalPath,
@@ -295,6 +297,7 @@ pub async fn handle(
 /// The phases before the upstream call.
 fn admit<'s>(
     state: &'s ProxyState,
+    rules: &crate::rules::RuleSet,
     conn: &ConnInfo,
     req: &Request<Incoming>,
     record: &mut AuditRecord,
@@ -339,16 +342,18 @@ fn admit<'s>(
         ev.route = Some(template.to_owned());
     }
 
-    let purpose = match h.get(X_PURPOSE) {
-        None => return Err(Deny::PurposeMissing),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|s| s.parse::<Purpose>().ok())
-            .ok_or(Deny::PurposeUnknown)?,
-    };
+    // One of the nine ids, else an HL7 PurposeOfUse code that the rules
+    // map to one; grants, consent and redaction go by the purpose.
+    let sent = h.get(X_PURPOSE).ok_or(Deny::PurposeMissing)?;
+    let (purpose, code) = sent
+        .to_str()
+        .ok()
+        .and_then(|s| rules.purpose_for(s))
+        .ok_or(Deny::PurposeUnknown)?;
+    let purpose_sent = code.is_some().then(|| sent.clone());
     if let Some(ev) = record.event() {
         ev.purpose = Some(purpose.as_str().to_owned());
+        ev.purpose_of_use = code.map(str::to_owned);
     }
     if !client.purposes.contains(&purpose) {
         return Err(Deny::PurposeNotGranted);
@@ -358,6 +363,7 @@ fn admit<'s>(
     }
     Ok(Admitted {
         purpose,
+        purpose_sent,
         actor: actor.and_then(|a| HeaderValue::from_str(&a).ok()),
         route,
         path,
@@ -455,7 +461,7 @@ async fn serve(
     request_id: &str,
     record: &mut AuditRecord,
 ) -> Result<Response<ProxyBody>, Deny> {
-    let admitted = admit(state, conn, &req, record)?;
+    let admitted = admit(state, engine.rules(), conn, &req, record)?;
     let purpose = admitted.purpose;
     let subject = admitted
         .route
@@ -500,6 +506,7 @@ async fn serve(
     let own = OwnHeaders {
         request_id,
         purpose,
+        purpose_sent: admitted.purpose_sent.clone(),
         actor: admitted.actor.clone(),
         accepted,
     };
@@ -555,6 +562,9 @@ struct Reply<'r> {
 struct OwnHeaders<'r> {
     request_id: &'r str,
     purpose: Purpose,
+    /// An HL7 code as the client sent it, which the upstream gets instead
+    /// of the purpose id.
+    purpose_sent: Option<HeaderValue>,
     actor: Option<HeaderValue>,
     accepted: Accepted,
 }
@@ -618,7 +628,13 @@ fn upstream_request(
     h.remove(X_API_KEY);
     // The proxy's own headers are set from what it checked, after the
     // hop-by-hop strip (a client could name them in `Connection`).
-    h.insert(X_PURPOSE, HeaderValue::from_static(own.purpose.as_str()));
+    // `x-purpose` goes on as the client sent it: the id, or the HL7 code
+    // in the client's spelling (an MIS that speaks HL7 reads its codes).
+    let purpose = match &own.purpose_sent {
+        Some(v) => v.clone(),
+        None => HeaderValue::from_static(own.purpose.as_str()),
+    };
+    h.insert(X_PURPOSE, purpose);
     match &own.actor {
         Some(a) => h.insert(X_ACTOR, a.clone()),
         None => h.remove(X_ACTOR),

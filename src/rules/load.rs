@@ -12,6 +12,7 @@ use toml::Spanned;
 
 use super::fhir::{FHIR_FILE, FhirSchema};
 use super::keys::words;
+use super::purpose_of_use;
 use super::{Action, ConsentMode, ContextRule, PurposeRules, RuleSet, RulesError, SiblingRule};
 use crate::class::{FieldClass, Purpose};
 
@@ -83,11 +84,16 @@ pub(super) struct Errors<'a> {
 
 impl Errors<'_> {
     pub(super) fn at(&mut self, offset: usize, msg: impl std::fmt::Display) {
-        let line = self.text[..offset.min(self.text.len())]
+        let line = self.line(offset);
+        self.out.push(format!("{}:{}: {}", self.file, line, msg));
+    }
+
+    /// The 1-based line of a byte offset.
+    pub(super) fn line(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())]
             .matches('\n')
             .count()
-            + 1;
-        self.out.push(format!("{}:{}: {}", self.file, line, msg));
+            + 1
     }
 }
 
@@ -186,6 +192,10 @@ pub fn compile(files: &[(String, String)]) -> Result<RuleSet, RulesError> {
 
     for (name, text) in &sorted {
         if name == CLASSES_FILE || name == FHIR_FILE {
+            continue;
+        }
+        if name == purpose_of_use::FILE {
+            rs.purpose_of_use = purpose_of_use::load(text, &mut errors);
             continue;
         }
         if !name.ends_with(".toml") {

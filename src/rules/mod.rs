@@ -10,8 +10,10 @@ use crate::class::{ClassSet, FieldClass, Purpose};
 pub mod fhir;
 pub mod keys;
 mod load;
+pub mod purpose_of_use;
 
 pub use load::parse_action;
+pub use purpose_of_use::PurposeOfUse;
 
 /// How a purpose consults the subject's consent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +113,8 @@ pub struct RuleSet {
     /// FHIR R4 structure (`fhir.toml`); without it FHIR documents are read
     /// by their keys like any JSON.
     fhir: Option<std::sync::Arc<fhir::FhirSchema>>,
+    /// HL7 PurposeOfUse codes accepted in `x-purpose`.
+    purpose_of_use: PurposeOfUse,
 }
 
 /// Everything wrong with a rules directory: each error names the file, the
@@ -137,7 +141,8 @@ const EMBEDDED: &[(&str, &str)] = embedded_rules!(
     "feedback.toml",
     "analytics.toml",
     "marketing.toml",
-    "legal.toml"
+    "legal.toml",
+    "purpose_of_use.toml"
 );
 
 impl RuleSet {
@@ -155,6 +160,7 @@ impl RuleSet {
             detect: ClassSet::EMPTY,
             mask_keep: [0; FieldClass::COUNT],
             fhir: None,
+            purpose_of_use: PurposeOfUse::default(),
         }
     }
 
@@ -181,6 +187,24 @@ impl RuleSet {
 
     pub fn purpose(&self, p: Purpose) -> &PurposeRules {
         &self.purposes[p.index()]
+    }
+
+    /// The purpose an `x-purpose` value declares: one of the nine ids as
+    /// written (`care`), else an HL7 PurposeOfUse code through
+    /// `purpose_of_use.toml`, which also returns the code as the rules
+    /// write it (`treat` -> `TREAT`).
+    pub fn purpose_for(&self, declared: &str) -> Option<(Purpose, Option<&str>)> {
+        if let Some(p) = Purpose::ALL.into_iter().find(|p| p.as_str() == declared) {
+            return Some((p, None));
+        }
+        self.purpose_of_use
+            .get(declared)
+            .map(|(p, code)| (p, Some(code)))
+    }
+
+    /// The HL7 PurposeOfUse mapping (empty without `purpose_of_use.toml`).
+    pub fn purpose_of_use(&self) -> &PurposeOfUse {
+        &self.purpose_of_use
     }
 
     /// A short hash of the rules files, recorded in the audit and metrics.

@@ -181,3 +181,173 @@ fn context_and_sibling_bits() {
     assert_ne!(r.key_info("system").sibling_disc, 0);
     assert_ne!(r.key_info("value").sibling_value, 0);
 }
+
+/// The codes of the value set v3-PurposeOfUse in FHIR R4 4.0.1
+/// (hl7.fhir.r4.core), all of the code system v3-ActReason.
+const PURPOSE_OF_USE_CODES: [&str; 59] = [
+    "HMARKT",
+    "HOPERAT",
+    "CAREMGT",
+    "DONAT",
+    "FRAUD",
+    "GOV",
+    "HACCRED",
+    "HCOMPL",
+    "HDECD",
+    "HDIRECT",
+    "HDM",
+    "HLEGAL",
+    "HOUTCOMS",
+    "HPRGRP",
+    "HQUALIMP",
+    "HSYSADMIN",
+    "LABELING",
+    "METAMGT",
+    "MEMADMIN",
+    "MILCDM",
+    "PATADMIN",
+    "PATSFTY",
+    "PERFMSR",
+    "RECORDMGT",
+    "SYSDEV",
+    "HTEST",
+    "TRAIN",
+    "HPAYMT",
+    "CLMATTCH",
+    "COVAUTH",
+    "COVERAGE",
+    "ELIGDTRM",
+    "ELIGVER",
+    "ENROLLM",
+    "MILDCRG",
+    "REMITADV",
+    "HRESCH",
+    "BIORCH",
+    "CLINTRCH",
+    "CLINTRCHNPC",
+    "CLINTRCHPC",
+    "PRECLINTRCH",
+    "DSRCH",
+    "POARCH",
+    "TRANSRCH",
+    "PATRQT",
+    "FAMRQT",
+    "PWATRNY",
+    "SUPNWK",
+    "PUBHLTH",
+    "DISASTER",
+    "THREAT",
+    "TREAT",
+    "CLINTRL",
+    "COC",
+    "ETREAT",
+    "BTG",
+    "ERTREAT",
+    "POPHLTH",
+];
+
+#[test]
+fn shipped_purpose_of_use_mapping() {
+    let r = rs();
+    let m = r.purpose_of_use();
+    for (code, p) in [
+        ("TREAT", Purpose::Care),
+        ("ETREAT", Purpose::Care),
+        ("CAREMGT", Purpose::Care),
+        ("HPAYMT", Purpose::Appointments),
+        ("PATRQT", Purpose::Documents),
+        ("HSYSADMIN", Purpose::Support),
+        ("HOPERAT", Purpose::Analytics),
+        ("HQUALIMP", Purpose::Analytics),
+        ("HMARKT", Purpose::Marketing),
+        ("HLEGAL", Purpose::Legal),
+        ("PUBHLTH", Purpose::Legal),
+    ] {
+        assert_eq!(m.get(code), Some((p, code)), "{code}");
+    }
+    // No fitting purpose: refused as unknown.
+    for code in ["BTG", "HRESCH", "CLINTRCH", "FAMRQT", "PWATRNY", "TRAIN"] {
+        assert_eq!(m.get(code), None, "{code}");
+    }
+    // Only real codes, and every real code is decided: mapped, or named in
+    // the file's list of codes left out and in the README's table.
+    let file = include_str!("../../rules/purpose_of_use.toml");
+    let readme = include_str!("../../rules/README.md");
+    for (code, _) in m.entries() {
+        assert!(
+            PURPOSE_OF_USE_CODES.contains(&code),
+            "{code} is no PurposeOfUse code"
+        );
+    }
+    for code in PURPOSE_OF_USE_CODES {
+        let quoted = format!("\"{code}\"");
+        let named = file.lines().any(|l| {
+            l.starts_with('#')
+                && l.split(|c: char| !c.is_ascii_uppercase())
+                    .any(|w| w == code)
+        });
+        assert!(
+            m.get(code).is_some() == file.contains(&quoted) && (m.get(code).is_some() || named),
+            "{code} is neither mapped nor listed as left out"
+        );
+        assert!(
+            readme.contains(&format!("`{code}`")),
+            "{code} is not in rules/README.md"
+        );
+    }
+    assert_eq!(m.len(), 20);
+}
+
+#[test]
+fn x_purpose_is_an_id_first_then_a_code() {
+    let r = rs();
+    assert_eq!(r.purpose_for("care"), Some((Purpose::Care, None)));
+    assert_eq!(r.purpose_for("legal"), Some((Purpose::Legal, None)));
+    assert_eq!(r.purpose_for("treat"), Some((Purpose::Care, Some("TREAT"))));
+    assert_eq!(
+        r.purpose_for("http://terminology.hl7.org/CodeSystem/v3-ActReason|HMARKT"),
+        Some((Purpose::Marketing, Some("HMARKT")))
+    );
+    // Ids are exact; only codes are matched without case.
+    assert_eq!(r.purpose_for("Care"), None);
+    assert_eq!(r.purpose_for("LEGAL"), None);
+    assert_eq!(r.purpose_for("spying"), None);
+}
+
+#[test]
+fn purpose_of_use_file_is_optional() {
+    let files: Vec<(String, String)> = EMBEDDED
+        .iter()
+        .filter(|(n, _)| *n != purpose_of_use::FILE)
+        .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+        .collect();
+    let r = RuleSet::from_files(&files).unwrap();
+    assert!(r.purpose_of_use().is_empty());
+    assert_eq!(r.purpose_for("TREAT"), None);
+    assert_eq!(r.purpose_for("care"), Some((Purpose::Care, None)));
+    assert_ne!(r.version(), rs().version());
+}
+
+#[test]
+fn purpose_of_use_errors_come_through_check() {
+    let bad =
+        "[purposes]\ncare = [\"TREAT\"]\ncare_team = [\"COC\"]\nlegal = [\"TREAT\", \"hlegal\"]\n";
+    let err = with(purpose_of_use::FILE, bad).unwrap_err();
+    assert_eq!(err.0.len(), 3, "{err}");
+    assert!(
+        err.0[0].starts_with("purpose_of_use.toml:3: unknown purpose \"care_team\"; write one of:"),
+        "{err}"
+    );
+    assert!(
+        err.0[1].starts_with(
+            "purpose_of_use.toml:4: code \"TREAT\" is already mapped to care (line 2)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.0[2].starts_with(
+            "purpose_of_use.toml:4: code \"hlegal\" is not upper-case letters; write \"HLEGAL\""
+        ),
+        "{err}"
+    );
+}

@@ -215,3 +215,48 @@ proptest::proptest! {
         proptest::prop_assert!(verify(&paths).is_err());
     }
 }
+
+/// A record as zaslon wrote it before `purpose_of_use` existed.
+const OLD_RECORD: &str = concat!(
+    r#"{"seq":0,"prev":"0000000000000000000000000000000000000000000000000000000000000000","#,
+    r#""time":"2026-11-25T07:30:00.123Z","request_id":"r-old","client":"call-center","#,
+    r#""actor":"operator-17","purpose":"appointments","route":"/api/patients/{patient_id}","#,
+    r#""method":"GET","subjects":["psn_k3x7aaaaaaaaaaaaaaaaaaaa"],"decision":"allow","#,
+    r#""reason":"ok","consent":"allow","classes":[],"upstream_status":200,"bytes_in":0,"#,
+    r#""bytes_out":1843,"duration_us":912,"rules_version":"r1","legal_override":false}"#
+);
+
+#[test]
+fn records_without_purpose_of_use_chain_on_with_records_that_have_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = ChainState::after(0, OLD_RECORD.as_bytes());
+    let mut out = format!("{OLD_RECORD}\n").into_bytes();
+    for i in 1..4 {
+        let ev = AuditEvent {
+            purpose: Some("care".into()),
+            purpose_of_use: (i % 2 == 1).then(|| "TREAT".to_owned()),
+            ..event(i)
+        };
+        st.append(&ev, &mut out);
+    }
+    let p = dir.path().join("mixed.jsonl");
+    std::fs::write(&p, &out).unwrap();
+    let r = verify(std::slice::from_ref(&p)).unwrap();
+    assert_eq!((r.records, r.first_seq, r.last_seq), (4, Some(0), Some(3)));
+    let l = lines(&p);
+    assert!(l[1].contains(r#""purpose":"care","purpose_of_use":"TREAT","route":null"#));
+    assert!(!l[2].contains("purpose_of_use"));
+    // Both shapes read back; the old one without the field.
+    let old: crate::audit::chain::Record = serde_json::from_str(&l[0]).unwrap();
+    assert_eq!(old.event.purpose_of_use, None);
+    let new: crate::audit::chain::Record = serde_json::from_str(&l[1]).unwrap();
+    assert_eq!(new.event.purpose_of_use.as_deref(), Some("TREAT"));
+    // The code is covered by the chain like every other field.
+    let mut edited = l.clone();
+    edited[1] = edited[1].replacen("TREAT", "HLEGAL", 1);
+    write_lines(&p, &edited);
+    assert!(matches!(
+        verify(std::slice::from_ref(&p)).unwrap_err(),
+        VerifyError::Altered { line: 2, .. }
+    ));
+}
