@@ -480,7 +480,7 @@ impl JsonRedactor {
             Leaf::Narrative if kind == Scalar::Str => Act::Narrative,
             Leaf::Target if kind == Scalar::Str => {
                 let v = value()?;
-                if self.person_refs.iter().any(|r| *r == v) {
+                if self.person_refs.contains(&v) {
                     Act::Ref(top, Target::Person)
                 } else {
                     // A `#id` or `urn:uuid:` not known to be a person's
