@@ -169,5 +169,64 @@ fn chunk_sizes(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, throughput, records, chunk_sizes);
+/// A FHIR searchset Bundle of about `size` bytes whose entries are the HL7
+/// R4 example resources (`../shared/conformance/fhir-r4/examples`), in
+/// file order, repeated; `None` when the folder is absent.
+fn fhir_bundle(size: usize) -> Option<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/conformance/fhir-r4/examples");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let resources: Vec<Vec<u8>> = files
+        .iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .filter(|b| !b.windows(24).any(|w| w == b"\"resourceType\": \"Bundle\""))
+        .collect();
+    let mut doc = b"{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":[".to_vec();
+    let mut n = 0;
+    while doc.len() < size {
+        if n > 0 {
+            doc.push(b',');
+        }
+        doc.extend_from_slice(format!("{{\"fullUrl\":\"urn:uuid:{n}\",\"resource\":").as_bytes());
+        doc.extend_from_slice(resources[n % resources.len()].trim_ascii());
+        doc.push(b'}');
+        n += 1;
+    }
+    doc.extend_from_slice(b"]}");
+    Some(doc)
+}
+
+/// FHIR search Bundles through the FHIR-aware redactor, against the
+/// serde_json round trip of the same document.
+fn fhir(c: &mut Criterion) {
+    let full = engine(false);
+    let mut out = Vec::new();
+    let mut g = c.benchmark_group("fhir");
+    g.sample_size(10);
+    for (name, size) in [("1MiB", 1 << 20), ("16MiB", 16 << 20)] {
+        let Some(doc) = fhir_bundle(size) else {
+            eprintln!("SKIPPED bench fhir: ../shared/conformance/fhir-r4/examples not found");
+            return;
+        };
+        g.throughput(Throughput::Bytes(doc.len() as u64));
+        g.bench_with_input(
+            BenchmarkId::new("detectors/marketing", name),
+            &doc,
+            |b, d| b.iter(|| redact(&full, Purpose::Marketing, d, 64 << 10, &mut out)),
+        );
+        g.bench_with_input(
+            BenchmarkId::new("serde_json_round_trip", name),
+            &doc,
+            |b, d| b.iter(|| serde_round_trip(d)),
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, throughput, records, chunk_sizes, fhir);
 criterion_main!(benches);

@@ -1379,6 +1379,8 @@ impl JsonRedactor {
     ) -> Result<(), RedactError> {
         self.seen_value = true;
         let at = self.base + s as u64;
+        // The object being captured is a FHIR one (its place was kept).
+        let in_fhir = self.replay_fx.is_some_and(|f| f.ty != 0);
         if let Some(c) = &mut self.capture {
             if c.disc_next && kind == Scalar::Str {
                 let mut text = String::new();
@@ -1391,12 +1393,13 @@ impl JsonRedactor {
                         .filter(|i| c.rules & (1 << i) != 0)
                         .find_map(|i| rules[i].classes.get(&t).copied())
                         .or_else(|| {
-                            let f = self.plan.rules.fhir()?;
+                            // In FHIR only: the schema's systems.
+                            let f = self.plan.rules.fhir().filter(|_| in_fhir)?;
                             f.system_class(&t).or_else(|| f.contact_class(&t))
                         });
                 }
             }
-            if c.code_next && kind == Scalar::Str && c.disc.is_none() {
+            if c.code_next && in_fhir && kind == Scalar::Str && c.disc.is_none() {
                 let mut text = String::new();
                 let t = Self::decode(&src.inp[s + 1..e - 1], &mut text, at)?;
                 c.disc = self.plan.rules.fhir().and_then(|f| f.type_code_class(t));
@@ -1428,7 +1431,10 @@ impl JsonRedactor {
                         _ => &src.inp[s..e],
                     };
                     let mut text = String::new();
-                    t.found = Some(Self::decode(raw, &mut text, at)?.to_owned());
+                    t.found = Some(super::records::subject_id(
+                        spec,
+                        Self::decode(raw, &mut text, at)?,
+                    ));
                     found_now = true;
                 }
                 t.armed = false;
@@ -1806,3 +1812,7 @@ fn inn10_valid(d: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "json/fhir_tests.rs"]
+mod fhir_tests;

@@ -47,6 +47,25 @@ impl RecordSpec {
     }
 }
 
+/// The subject id a record's subject value names. A FHIR reference
+/// (`record_subject = "resource.subject.reference"`) names its patient as
+/// `Patient/123`, `https://mis.example/fhir/Patient/123` or
+/// `Patient/123/_history/2`: the id is the segment after `Patient`. Any
+/// other value is the id as it is.
+pub fn subject_id(spec: &RecordSpec, value: &str) -> String {
+    if spec.subject.last().is_some_and(|k| k == "reference") {
+        let mut segs = value.split('/');
+        while let Some(s) = segs.next() {
+            if s == "Patient" {
+                if let Some(id) = segs.next().filter(|id| !id.is_empty()) {
+                    return id.to_owned();
+                }
+            }
+        }
+    }
+    value.to_owned()
+}
+
 /// What happens to one record, from its subject's consent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordVerdict {

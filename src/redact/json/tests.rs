@@ -526,3 +526,38 @@ fn given_names_are_refined_by_their_value_at_any_chunking() {
         }
     }
 }
+
+#[test]
+fn fhir_search_bundle_records_by_subject_reference() {
+    // A search Bundle of Observations: each entry's subject is
+    // `Patient/<id>`; the entries of patient 2 are dropped at any chunking,
+    // and the Bundle stays JSON.
+    let entry = |id: &str, p: &str| {
+        format!(
+            r#"{{"fullUrl":"urn:uuid:{id}","resource":{{"resourceType":"Observation","id":"{id}","status":"final","code":{{"text":"glucose"}},"subject":{{"reference":"Patient/{p}"}},"valueQuantity":{{"value":5.5,"unit":"mmol/L"}}}}}}"#
+        )
+    };
+    let doc = format!(
+        r#"{{"resourceType":"Bundle","type":"searchset","entry":[{},{},{}]}}"#,
+        entry("o1", "1"),
+        entry("o2", "2"),
+        entry("o3", "1/_history/3")
+    );
+    let spec = RecordSpec::parse("$.entry[*]", "resource.subject.reference").unwrap();
+    for chunk in [1, 5, 64, 100_000] {
+        let (out, _) = redact_records(Purpose::Care, doc.as_bytes(), chunk, &spec, |s| match s {
+            "1" => RecordVerdict::Keep,
+            "2" => RecordVerdict::Drop,
+            other => panic!("subject {other:?} is not a patient id"),
+        })
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let ids: Vec<&str> = v["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["resource"]["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["o1", "o3"], "chunk {chunk}");
+    }
+}

@@ -1,0 +1,165 @@
+//! FHIR structure in the redactor, on synthetic Russian resources written
+//! here: identifier systems in every spelling, type codes, a SNILS that
+//! fails its checksum, a late resourceType, the REDACTED label.
+
+use super::tests::engine;
+use crate::class::Purpose;
+use crate::redact::{ContentKind, RedactError};
+
+fn run(p: Purpose, kind: ContentKind, input: &str, chunk: usize) -> Result<String, RedactError> {
+    let e = engine();
+    let mut r = e.redactor(p, kind).unwrap();
+    let mut out = Vec::new();
+    for c in input.as_bytes().chunks(chunk) {
+        r.feed(c, &mut out)?;
+    }
+    r.finish(&mut out)?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+/// Every chunking gives the same output; returns it.
+fn redact(p: Purpose, kind: ContentKind, input: &str) -> String {
+    let whole = run(p, kind, input, usize::MAX).unwrap();
+    for chunk in [1, 2, 3, 7, 64] {
+        assert_eq!(
+            run(p, kind, input, chunk).unwrap(),
+            whole,
+            "{p} at chunk {chunk}"
+        );
+    }
+    whole
+}
+
+const PATIENT: &str = r#"{"resourceType":"Patient","id":"p1",
+ "identifier":[
+  {"system":"1.2.643.100.3","value":"112-233-445 95"},
+  {"system":"urn:identity:snils:Patient","value":"112-233-445 00"},
+  {"type":{"coding":[{"code":"ENP"}]},"value":"7751320843000123"},
+  {"value":"4509 123456","type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"PPN"}]}},
+  {"system":"http://mis.example.ru/mrn","value":"MRN-000731"}],
+ "name":[{"family":"Зайцева","given":["Алёна","Игоревна"]}],
+ "telecom":[{"system":"sms","value":"+7 912 000-11-22"},{"system":"email","value":"a.z@example.ru"}],
+ "birthDate":"1981-03-04",
+ "address":[{"line":["ул. Садовая, д. 5, кв. 12"],"city":"Казань","postalCode":"420000"}],
+ "generalPractitioner":[{"reference":"Practitioner/d7","display":"Орлов Пётр Ильич"}]}"#;
+
+const SECRETS: &[&str] = &[
+    "112-233-445 95",
+    "112-233-445 00",
+    "7751320843000123",
+    "4509 123456",
+    "MRN-000731",
+    "Зайцева",
+    "Игоревна",
+    "1981-03-04",
+    "Садовая",
+    "420000",
+    "Орлов",
+];
+
+#[test]
+fn russian_patient_for_marketing_keeps_only_what_a_mailing_needs() {
+    let out = redact(Purpose::Marketing, ContentKind::Fhir, PATIENT);
+    for s in SECRETS {
+        assert!(!out.contains(s), "{s} survived: {out}");
+    }
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["name"][0]["given"][0], "Алёна");
+    assert_eq!(v["telecom"][1]["value"], "a.z@example.ru");
+    assert_eq!(v["meta"]["security"][0]["code"], "REDACTED");
+}
+
+#[test]
+fn russian_patient_for_analytics_is_pseudonymized_and_generalized() {
+    let out = redact(Purpose::Analytics, ContentKind::Json, PATIENT);
+    for s in SECRETS {
+        assert!(!out.contains(s), "{s} survived: {out}");
+    }
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // The wrong-checksum SNILS is still an identifier: its structure says so.
+    for i in 0..5 {
+        let id = v["identifier"][i]["value"].as_str().unwrap();
+        assert!(id.starts_with("psn_"), "identifier {i}: {id}");
+    }
+    assert_eq!(v["birthDate"], "1981");
+    assert_eq!(v["address"][0]["city"], "Казань");
+}
+
+#[test]
+fn legal_and_care_leave_the_resource_byte_identical() {
+    for p in [Purpose::Legal, Purpose::Care] {
+        assert_eq!(redact(p, ContentKind::Fhir, PATIENT), PATIENT, "{p}");
+    }
+}
+
+#[test]
+fn a_late_resource_type_is_held_until_read() {
+    let late = r#"{"name":[{"family":"Зайцева"}],"resourceType":"Patient"}"#;
+    let out = redact(Purpose::Marketing, ContentKind::Fhir, late);
+    assert!(!out.contains("Зайцева"), "{out}");
+    // As application/json the object is not FHIR by its first member, and
+    // the key rules still remove the surname.
+    let out = redact(Purpose::Marketing, ContentKind::Json, late);
+    assert!(!out.contains("Зайцева"), "{out}");
+}
+
+#[test]
+fn a_late_resource_type_past_the_bound_fails_closed() {
+    let big = format!(
+        r#"{{"note":[{{"text":"{}"}}],"resourceType":"Patient"}}"#,
+        "x".repeat(2 << 20)
+    );
+    let got = run(Purpose::Marketing, ContentKind::Fhir, &big, 64 << 10);
+    assert!(
+        matches!(got, Err(RedactError::HoldBackOverflow(_))),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn the_label_goes_into_an_existing_meta_once() {
+    let with_security = r#"{"resourceType":"Patient","meta":{"security":[{"code":"N"}]},"name":[{"family":"Зайцева"}]}"#;
+    let out = redact(Purpose::Marketing, ContentKind::Fhir, with_security);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["meta"]["security"][1]["code"], "REDACTED", "{out}");
+    let with_meta =
+        r#"{"resourceType":"Patient","meta":{"versionId":"2"},"name":[{"family":"Зайцева"}]}"#;
+    let out = redact(Purpose::Marketing, ContentKind::Fhir, with_meta);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["meta"]["versionId"], "2");
+    assert_eq!(v["meta"]["security"][0]["code"], "REDACTED", "{out}");
+    // Redacting the output again adds no second label.
+    assert_eq!(redact(Purpose::Marketing, ContentKind::Fhir, &out), out);
+}
+
+#[test]
+fn bundle_entries_are_labelled_one_by_one_and_the_bundle_is_not() {
+    let bundle = format!(
+        r#"{{"resourceType":"Bundle","type":"searchset","entry":[{{"resource":{PATIENT}}},{{"resource":{{"resourceType":"Organization","name":"ГБУЗ РКБ"}}}}]}}"#
+    );
+    let out = redact(Purpose::Marketing, ContentKind::Fhir, &bundle);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v.get("meta").is_none(), "{out}");
+    assert_eq!(
+        v["entry"][0]["resource"]["meta"]["security"][0]["code"],
+        "REDACTED"
+    );
+    assert!(v["entry"][1]["resource"].get("meta").is_none(), "{out}");
+    assert_eq!(v["entry"][1]["resource"]["name"], "ГБУЗ РКБ");
+}
+
+#[test]
+fn fhir_ndjson_lines_are_resources() {
+    let lines = format!(
+        "{}\n{}\n",
+        PATIENT.replace('\n', ""),
+        PATIENT.replace('\n', "")
+    );
+    let out = redact(Purpose::Marketing, ContentKind::FhirNdjson, &lines);
+    assert_eq!(out.lines().count(), 2);
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["meta"]["security"][0]["code"], "REDACTED");
+        assert!(!line.contains("Зайцева"));
+    }
+}
