@@ -459,6 +459,26 @@ impl Demo {
             ),
         });
         v.push(Try {
+            title: "the same FHIR Patient for marketing: identifiers, surname, birth date, address and narrative go, and the resource is labelled REDACTED",
+            step: get(
+                format!("/fhir/Patient/{p}"),
+                "demo-marketing-key",
+                "marketing",
+                200,
+                Some("REDACTED"),
+            ),
+        });
+        v.push(Try {
+            title: "a FHIR search Bundle for analytics: identifiers pseudonymized, each changed entry labelled",
+            step: get(
+                "/fhir/Patient".into(),
+                "demo-analytics-key",
+                "analytics",
+                200,
+                Some("psn_"),
+            ),
+        });
+        v.push(Try {
             title: "refused before the MIS is asked",
             step: get(
                 card.clone(),

@@ -20,7 +20,7 @@ mod common;
 use common::doc::Doc;
 use common::docgen as gen_;
 use common::reference::Reference;
-use common::{engine, key, redact, redact_bytewise, redact_cut, redact_str};
+use common::{engine, key, key_rules_engine, redact, redact_bytewise, redact_cut, redact_str};
 use proptest::prelude::*;
 use zaslon::class::Purpose;
 use zaslon::redact::{ContentKind, RedactStats};
@@ -77,7 +77,7 @@ proptest! {
 
     #[test]
     fn output_is_json_and_equals_the_reference(doc in gen_::mis_doc(), seed in any::<u64>(), cuts in gen_::cuts()) {
-        let e = engine();
+        let e = key_rules_engine();
         for (form, input) in doc.serializations(seed) {
             let parsed = Doc::parse(&input).unwrap_or_else(|err| panic!("{form}: generator wrote bad JSON: {err}"));
             prop_assert_eq!(&parsed, &doc, "{}: the serialization does not round-trip", form);
@@ -103,7 +103,7 @@ proptest! {
 
     #[test]
     fn removed_and_masked_values_do_not_survive(doc in gen_::mis_doc(), seed in any::<u64>()) {
-        let e = engine();
+        let e = key_rules_engine();
         for p in [Purpose::Marketing, Purpose::Support, Purpose::Analytics] {
             let mut r = Reference::new(e.rules(), p, key());
             r.redact(&doc).unwrap_or_else(|err| panic!("reference: {err:?}"));

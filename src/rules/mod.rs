@@ -218,6 +218,14 @@ impl RuleSet {
         self
     }
 
+    /// The same rules without the FHIR schema: FHIR documents are then
+    /// read by their keys like any JSON (what the key-rule reference of the
+    /// property tests models).
+    pub fn without_fhir(mut self) -> RuleSet {
+        self.fhir = None;
+        self
+    }
+
     /// The classes whose value detectors run over every value.
     pub fn detected(&self) -> ClassSet {
         self.detect

@@ -30,6 +30,13 @@ pub fn engine() -> Engine {
     Engine::new(rules(), key())
 }
 
+/// The engine with key rules alone, no FHIR schema: what the reference
+/// redactor of the property tests models. FHIR structure is checked against
+/// its own ground truth (tests/fhir_conformance.rs).
+pub fn key_rules_engine() -> Engine {
+    Engine::new(Arc::new(RuleSet::embedded().without_fhir()), key())
+}
+
 pub fn engine_with(limits: Limits) -> Engine {
     Engine::with_limits(rules(), key(), limits)
 }
