@@ -488,6 +488,26 @@ impl JsonRedactor {
         Ok(())
     }
 
+    /// A capture of the object whose `{` is at `i`, of no kind yet: the
+    /// caller sets what it is held for (a record, a sibling, a resource).
+    fn new_capture(&mut self, i: usize) -> Capture {
+        Capture {
+            depth: self.frames.len(),
+            key: self.cur_key,
+            start: self.base + i as u64,
+            rules: 0,
+            buf: std::mem::take(&mut self.spare),
+            disc: None,
+            disc_next: false,
+            record: None,
+            drop_now: false,
+            code_next: false,
+            res: None,
+            state: self.state,
+            elem: self.cur_elem,
+        }
+    }
+
     /// Keeps a capture buffer for the next capture, unless it grew large.
     fn recycle(&mut self, mut buf: Vec<u8>) {
         if buf.capacity() <= 64 << 10 {
@@ -1009,19 +1029,8 @@ impl JsonRedactor {
                 }
                 held_record = true;
                 self.capture = Some(Capture {
-                    depth: self.frames.len(),
-                    key: self.cur_key,
-                    start: self.base + i as u64,
-                    rules: 0,
-                    buf: std::mem::take(&mut self.spare),
-                    disc: None,
-                    disc_next: false,
                     record: Some(SubjectTrack::default()),
-                    drop_now: false,
-                    code_next: false,
-                    res: None,
-                    state: self.state,
-                    elem: self.cur_elem,
+                    ..self.new_capture(i)
                 });
             } else if let Some(s) = self.replay_next.take() {
                 sib = Some(s);
@@ -1037,19 +1046,8 @@ impl JsonRedactor {
             } else if key.sibling_within != 0 {
                 src.flush_to(out, i);
                 self.capture = Some(Capture {
-                    depth: self.frames.len(),
-                    key: self.cur_key,
-                    start: self.base + i as u64,
                     rules: key.sibling_within,
-                    buf: std::mem::take(&mut self.spare),
-                    disc: None,
-                    disc_next: false,
-                    record: None,
-                    drop_now: false,
-                    code_next: false,
-                    res: None,
-                    state: self.state,
-                    elem: self.cur_elem,
+                    ..self.new_capture(i)
                 });
                 self.replay_fx = Some(fx);
             }

@@ -225,22 +225,11 @@ impl JsonRedactor {
     /// A resource slot's capture, started at its `{`.
     pub(super) fn resource_capture(&mut self, i: usize, sniff: bool) -> Capture {
         Capture {
-            depth: self.frames.len(),
-            key: self.cur_key,
-            start: self.base + i as u64,
-            rules: 0,
-            buf: std::mem::take(&mut self.spare),
-            disc: None,
-            disc_next: false,
-            code_next: false,
-            record: None,
-            drop_now: false,
             res: Some(ResCap {
                 sniff,
                 ..ResCap::default()
             }),
-            state: self.state,
-            elem: self.cur_elem,
+            ..self.new_capture(i)
         }
     }
 
