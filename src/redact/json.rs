@@ -171,6 +171,8 @@ pub struct JsonRedactor {
     fhir_mode: fhir::FhirMode,
     /// The FHIR element of the member being read.
     cur_elem: Option<Elem>,
+    /// The bit of the required FHIR element the member being read is, or 0.
+    cur_req: u8,
     /// Resources being streamed, outermost first.
     res: Vec<Res>,
     /// The next resource slot opened is a replay with this kind.
@@ -228,6 +230,7 @@ impl JsonRedactor {
             carried: false,
             fhir_mode,
             cur_elem: None,
+            cur_req: 0,
             res: Vec::new(),
             replay_resource: None,
             person_refs: Vec::new(),
@@ -648,6 +651,11 @@ impl JsonRedactor {
         let n = inp.len();
         let mut i = 0;
         while i < n {
+            if self.suspended {
+                // A resource's replay (`release_resource`) reached records
+                // that wait for verdicts: what follows waits too.
+                return Ok(i);
+            }
             let b = inp[i];
             if !self.held.is_empty() && self.capture.is_none() {
                 // Records are held: only what lies between records goes on
@@ -1061,6 +1069,7 @@ impl JsonRedactor {
             }
         }
         if !held_record && !was_capturing {
+            self.note_required(true);
             if let Some(f) = self.frames.last_mut() {
                 f.emitted_any = true;
             }
@@ -1636,6 +1645,7 @@ impl JsonRedactor {
 
     /// Keeps the value `[s, e)` as it is and closes its member.
     fn keep(&mut self, src: &mut Src<'_>, s: usize, e: usize) -> Result<(), RedactError> {
+        self.note_required(true);
         if let Some(f) = self.frames.last_mut() {
             f.emitted_any = true;
         }
@@ -1667,6 +1677,7 @@ impl JsonRedactor {
         e: usize,
         write: impl FnOnce(&mut Vec<u8>),
     ) {
+        self.note_required(true);
         if let Some(f) = self.frames.last_mut() {
             f.emitted_any = true;
         }
@@ -1679,6 +1690,7 @@ impl JsonRedactor {
 
     /// Drops the current member (its key, its value `[s, e)` and one comma).
     fn drop_member(&mut self, src: &mut Src<'_>, out: &mut Vec<u8>, s: usize, e: usize) {
+        self.note_required(false);
         src.flush_to(out, s);
         src.flushed = e;
         match self.frames.last_mut() {

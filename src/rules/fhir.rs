@@ -96,6 +96,9 @@ pub struct TypeDef {
     /// `value[x]` members take the type their suffix names.
     choice: bool,
     elements: HashMap<Box<[u8]>, Elem>,
+    /// Elements FHIR requires (cardinality 1..): one that zaslon removes
+    /// is written back as `_x` with the data-absent-reason extension.
+    required: Vec<Box<[u8]>>,
 }
 
 /// What a resource type is read as.
@@ -130,6 +133,9 @@ pub struct FhirSchema {
     /// The label as a JSON object: `{"system":...,"code":...,"display":...}`.
     pub label_json: Vec<u8>,
     label_code: String,
+    /// The primitive extension that stands in for a removed required
+    /// element: `{"extension":[{"url":...,"valueCode":...}]}`.
+    pub absent_json: Vec<u8>,
 }
 
 #[derive(Deserialize)]
@@ -154,6 +160,7 @@ struct RawFhir {
     contact_systems: BTreeMap<String, Spanned<String>>,
     narrative: RawNarrative,
     label: RawLabel,
+    absent: RawAbsent,
 }
 
 #[derive(Deserialize)]
@@ -168,6 +175,7 @@ struct RawType {
     choice: bool,
     #[serde(default)]
     elements: BTreeMap<String, Spanned<RawElem>>,
+    required: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -183,6 +191,16 @@ struct RawNarrative {
     kept_when_allowed: Vec<Spanned<String>>,
     replacement: Spanned<String>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAbsent {
+    url: String,
+    code: String,
+}
+
+/// Required elements a type may list: their bits fit a `u8`.
+pub const MAX_REQUIRED: usize = 8;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -272,6 +290,7 @@ impl FhirSchema {
             always: false,
             choice: false,
             elements: HashMap::new(),
+            required: Vec::new(),
         }];
         for (name, t) in &raw.types {
             let span = t.span().start;
@@ -310,6 +329,25 @@ impl FhirSchema {
                     ),
                 }
             }
+            let (required, req_at) = match &t.required {
+                Some(r) => (r.get_ref().as_slice(), r.span().start),
+                None => (&[][..], span),
+            };
+            if required.len() > MAX_REQUIRED {
+                errs.at(
+                    req_at,
+                    format!(
+                        "type {name} lists {} required elements; at most {MAX_REQUIRED}",
+                        required.len()
+                    ),
+                );
+            }
+            if let Some(bad) = required.iter().find(|r| r.is_empty() || r.starts_with('_')) {
+                errs.at(
+                    req_at,
+                    format!("type {name}: required element {bad:?}; write the element's name without `_`"),
+                );
+            }
             if t.base.is_none() && (t.person || t.choice) && t.elements.is_empty() {
                 errs.at(span, format!("type {name} has no elements and no base"));
             }
@@ -320,6 +358,11 @@ impl FhirSchema {
                 always: t.always,
                 choice: t.choice,
                 elements,
+                required: required
+                    .iter()
+                    .take(MAX_REQUIRED)
+                    .map(|r| r.as_bytes().into())
+                    .collect(),
             });
         }
         // A base chain must end: a type may not be its own ancestor.
@@ -433,6 +476,11 @@ impl FhirSchema {
         label_json.extend(b",\"display\":");
         label_json.extend(json_string(&l.display));
         label_json.push(b'}');
+        let mut absent_json = b"{\"extension\":[{\"url\":".to_vec();
+        absent_json.extend(json_string(&raw.absent.url));
+        absent_json.extend(b",\"valueCode\":");
+        absent_json.extend(json_string(&raw.absent.code));
+        absent_json.extend(b"}]}");
         Some(FhirSchema {
             types,
             by_name,
@@ -453,6 +501,7 @@ impl FhirSchema {
             replacement_json: json_string(rep),
             label_json,
             label_code: l.code.clone(),
+            absent_json,
         })
     }
 
@@ -524,6 +573,27 @@ impl FhirSchema {
             }
         }
         None
+    }
+
+    /// The bit of the required element of type `t` that `key` (`x` or
+    /// `_x`) is; 0 when it is none.
+    pub fn required_bit(&self, t: TypeId, key: &[u8]) -> u8 {
+        let key = key.strip_prefix(b"_").unwrap_or(key);
+        self.types[t as usize]
+            .required
+            .iter()
+            .position(|r| **r == *key)
+            .map_or(0, |i| 1 << i)
+    }
+
+    /// The names of type `t`'s required elements whose bits are in `bits`.
+    pub fn required_names(&self, t: TypeId, bits: u8) -> impl Iterator<Item = &[u8]> {
+        self.types[t as usize]
+            .required
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| bits & (1 << i) != 0)
+            .map(|(_, r)| &**r)
     }
 
     fn own(&self, mut t: TypeId, key: &[u8]) -> Option<Elem> {
@@ -720,7 +790,7 @@ mod tests {
 
     #[test]
     fn bad_element_values_name_their_line() {
-        let text = "person_resources = []\n[resources]\n[types.Element.elements]\nx = \"nope\"\n[types.DomainResource]\n[narrative]\nkept_when_allowed = []\nreplacement = '<p/>'\n[label]\nsystem = \"s\"\ncode = \"c\"\ndisplay = \"d\"\n";
+        let text = "person_resources = []\n[resources]\n[types.Element.elements]\nx = \"nope\"\n[types.DomainResource]\n[narrative]\nkept_when_allowed = []\nreplacement = '<p/>'\n[label]\nsystem = \"s\"\ncode = \"c\"\ndisplay = \"d\"\n[absent]\nurl = \"u\"\ncode = \"masked\"\n[types.Note]\nrequired = [\"_text\"]\n";
         let mut out = Vec::new();
         let mut errs = Errors {
             file: FHIR_FILE,
@@ -736,6 +806,28 @@ mod tests {
             out.iter()
                 .any(|e| e.starts_with("fhir.toml:8:") && e.contains("XHTML div")),
             "{out:?}"
+        );
+        assert!(
+            out.iter()
+                .any(|e| e.starts_with("fhir.toml:17:") && e.contains("without `_`")),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn required_elements_have_bits_and_names() {
+        let s = schema();
+        let note = s.type_named("Annotation").unwrap();
+        let bit = s.required_bit(note, b"text");
+        assert_ne!(bit, 0);
+        assert_eq!(s.required_bit(note, b"_text"), bit);
+        assert_eq!(s.required_bit(note, b"time"), 0);
+        let names: Vec<&[u8]> = s.required_names(note, bit).collect();
+        assert_eq!(names, [b"text".as_slice()]);
+        assert!(
+            std::str::from_utf8(&s.absent_json)
+                .unwrap()
+                .contains("data-absent-reason")
         );
     }
 }

@@ -48,6 +48,10 @@ pub(super) struct Fx {
     pub elem: Option<Elem>,
     /// An array's next element index.
     pub index: u16,
+    /// The object's required elements (bits of
+    /// [`FhirSchema::required_bit`]) read, and those written out.
+    pub req_seen: u8,
+    pub req_kept: u8,
 }
 
 /// A resource being streamed.
@@ -110,10 +114,27 @@ impl JsonRedactor {
 
     /// The element under the member key `raw` of the innermost object.
     pub(super) fn fhir_key(&mut self, raw: &[u8]) {
-        self.cur_elem = match (self.frames.last(), self.schema()) {
-            (Some(f), Some(s)) if f.obj && f.fx.ty != NOT_FHIR => s.elem(f.fx.ty, raw),
-            _ => None,
+        (self.cur_elem, self.cur_req) = match (self.frames.last(), self.schema()) {
+            (Some(f), Some(s)) if f.obj && f.fx.ty != NOT_FHIR => {
+                (s.elem(f.fx.ty, raw), s.required_bit(f.fx.ty, raw))
+            }
+            _ => (None, 0),
         };
+    }
+
+    /// Notes whether the open member's value was written out (`kept`) or
+    /// removed, when its element is one FHIR requires.
+    pub(super) fn note_required(&mut self, kept: bool) {
+        let bit = std::mem::take(&mut self.cur_req);
+        if bit == 0 {
+            return;
+        }
+        if let Some(f) = self.frames.last_mut().filter(|f| f.obj) {
+            f.fx.req_seen |= bit;
+            if kept {
+                f.fx.req_kept |= bit;
+            }
+        }
     }
 
     /// The Fx of a container opened now, and whether it is a resource slot.
@@ -141,6 +162,8 @@ impl JsonRedactor {
                     elem: None,
                     index: 0,
                     target: Target::NotRef,
+                    req_seen: 0,
+                    req_kept: 0,
                     ..p
                 },
                 false,
@@ -154,7 +177,7 @@ impl JsonRedactor {
                 prim: false,
                 found: None,
                 elem,
-                index: 0,
+                ..Fx::default()
             };
             return (fx, false);
         }
@@ -274,7 +297,13 @@ impl JsonRedactor {
         let used = self.run(&c.buf, out, true);
         self.base = base;
         self.replay_resource = None;
-        if used? != c.buf.len() {
+        let used = used?;
+        if self.suspended {
+            // Records inside the resource wait for their verdicts: the rest
+            // of the replay goes first in what is kept for `resolve`, and
+            // the stream around stops where it is (see `tokens`).
+            self.rest.extend_from_slice(&c.buf[used..]);
+        } else if used != c.buf.len() {
             return Err(RedactError::Malformed(c.start));
         }
         self.recycle(c.buf);
@@ -542,6 +571,23 @@ impl JsonRedactor {
         if closed.fx.ty == NOT_FHIR {
             return;
         }
+        let mut emitted_any = closed.emitted_any;
+        let absent = closed.fx.req_seen & !closed.fx.req_kept;
+        if closed.obj && absent != 0 {
+            // A required element zaslon removed: FHIR says why it is absent
+            // in its primitive extension, so the resource stays valid.
+            src.flush_to(out, i);
+            for name in schema.required_names(closed.fx.ty, absent) {
+                if emitted_any {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"\"_");
+                out.extend_from_slice(name);
+                out.extend_from_slice(b"\":");
+                out.extend_from_slice(&schema.absent_json);
+                emitted_any = true;
+            }
+        }
         let depth = self.frames.len();
         let Some(r) = self.res.last() else {
             return;
@@ -583,7 +629,7 @@ impl JsonRedactor {
                 None => {
                     src.flush_to(out, i);
                     let mut b = Vec::with_capacity(label.len() + 24);
-                    if closed.emitted_any {
+                    if emitted_any {
                         b.push(b',');
                     }
                     b.extend_from_slice(b"\"meta\":{\"security\":[");
@@ -613,12 +659,7 @@ impl JsonRedactor {
             let at = out.len();
             let insert = match r.security_end {
                 Some((p, comma)) => (p, Insert::IntoSecurity { comma }),
-                None => (
-                    at,
-                    Insert::IntoMeta {
-                        comma: closed.emitted_any,
-                    },
-                ),
+                None => (at, Insert::IntoMeta { comma: emitted_any }),
             };
             if let Some(r) = self.res.last_mut() {
                 r.insert = Some(insert);

@@ -163,3 +163,67 @@ fn fhir_ndjson_lines_are_resources() {
         assert!(!line.contains("Зайцева"));
     }
 }
+
+/// The data-absent-reason extension zaslon writes for a removed required
+/// element, as `rules/fhir.toml` [absent] names it.
+const MASKED: &str = r#"{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"masked"}]}"#;
+
+#[test]
+fn a_removed_required_element_is_written_back_as_masked() {
+    // Annotation.text is 1..1: marketing may not read the note, and the
+    // note stays valid FHIR by saying why its text is absent.
+    let obs = r#"{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"АД"},
+     "note":[{"text":"Пациентка жалуется на головную боль","time":"2026-01-02"}],
+     "subject":{"reference":"Patient/p1"}}"#;
+    let out = redact(Purpose::Marketing, ContentKind::Fhir, obs);
+    assert!(!out.contains("головную"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let masked: serde_json::Value = serde_json::from_str(MASKED).unwrap();
+    assert_eq!(v["note"][0]["_text"], masked, "{out}");
+    assert_eq!(v["note"][0]["time"], "2026-01-02");
+    assert!(v["note"][0].get("text").is_none());
+    // The note was the only member: no stray comma, one `_text`.
+    let alone = r#"{"resourceType":"Observation","note":[{"text":"Жалобы на кашель"}]}"#;
+    let out = redact(Purpose::Marketing, ContentKind::Fhir, alone);
+    assert!(
+        out.starts_with(&format!(
+            r#"{{"resourceType":"Observation","note":[{{"_text":{MASKED}}}]"#
+        )),
+        "{out}"
+    );
+    // A care reader sees the note: nothing is marked.
+    let out = redact(Purpose::Care, ContentKind::Fhir, obs);
+    assert_eq!(out, obs);
+}
+
+#[test]
+fn a_required_element_with_its_own_extension_is_not_marked_twice() {
+    // `_text` kept, in either order around `text`: the element is present
+    // in FHIR's sense, so no second `_text` is written.
+    for note in [
+        r#"{"text":"Жалобы на кашель","_text":{"id":"t1"}}"#,
+        r#"{"_text":{"id":"t1"},"text":"Жалобы на кашель"}"#,
+    ] {
+        let doc = format!(r#"{{"resourceType":"Observation","note":[{note}]}}"#);
+        let out = redact(Purpose::Marketing, ContentKind::Fhir, &doc);
+        assert_eq!(out.matches("\"_text\"").count(), 1, "{out}");
+        assert!(!out.contains("кашель"), "{out}");
+        assert!(!out.contains("data-absent-reason"), "{out}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap();
+    }
+}
+
+#[test]
+fn a_conditional_request_of_a_person_keeps_a_valid_bundle_entry() {
+    // Bundle.entry.request.url is 1..1; for a person it is removed (it may
+    // search by an identifier), and marked.
+    let bundle = r#"{"resourceType":"Bundle","type":"transaction","entry":[
+     {"resource":{"resourceType":"Patient","name":[{"family":"Зайцева"}]},
+      "request":{"method":"PUT","url":"Patient?identifier=http://fhir.ru/core/systems/snils|11223344595"}}]}"#;
+    let out = redact(Purpose::Marketing, ContentKind::Fhir, bundle);
+    assert!(!out.contains("11223344595"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let req = &v["entry"][0]["request"];
+    assert_eq!(req["method"], "PUT");
+    assert_eq!(req["_url"]["extension"][0]["valueCode"], "masked", "{out}");
+}

@@ -41,9 +41,21 @@ fn redact_records(
     spec: &RecordSpec,
     verdict: impl Fn(&str) -> RecordVerdict + Copy + Send + Sync + 'static,
 ) -> Result<(String, Vec<usize>), RedactError> {
-    let held = drive_records(p, input, chunk, spec, verdict, Oracle::None);
+    redact_records_as(ContentKind::Json, p, input, chunk, spec, verdict)
+}
+
+/// [`redact_records`] of a body of content kind `kind`.
+fn redact_records_as(
+    kind: ContentKind,
+    p: Purpose,
+    input: &[u8],
+    chunk: usize,
+    spec: &RecordSpec,
+    verdict: impl Fn(&str) -> RecordVerdict + Copy + Send + Sync + 'static,
+) -> Result<(String, Vec<usize>), RedactError> {
+    let held = drive_records(kind, p, input, chunk, spec, verdict, Oracle::None);
     for oracle in [Oracle::All, Oracle::Some] {
-        let streamed = drive_records(p, input, chunk, spec, verdict, oracle);
+        let streamed = drive_records(kind, p, input, chunk, spec, verdict, oracle);
         match (&held, &streamed) {
             (Ok((a, _, _, dropped_a)), Ok((b, _, released, dropped_b))) => {
                 assert_eq!(a, b, "chunk {chunk}, {oracle:?}");
@@ -75,6 +87,7 @@ enum Oracle {
 type Driven = (String, Vec<usize>, Vec<String>, u32);
 
 fn drive_records(
+    kind: ContentKind,
     p: Purpose,
     input: &[u8],
     chunk: usize,
@@ -84,7 +97,7 @@ fn drive_records(
 ) -> Result<Driven, RedactError> {
     let e = engine();
     let mut r = e
-        .redactor(p, ContentKind::Json)
+        .redactor(p, kind)
         .unwrap()
         .with_records(Arc::new(spec.clone()));
     let verdict = Arc::new(verdict);
@@ -158,6 +171,7 @@ fn records_known_at_once_stream_without_being_held() {
             "chunk {chunk}"
         );
         let (_, batches, released, dropped) = drive_records(
+            ContentKind::Json,
             Purpose::Care,
             doc.as_bytes(),
             chunk,
@@ -215,6 +229,7 @@ fn records_whose_id_comes_first_stream_from_their_brace() {
             "chunk {chunk}"
         );
         let (_, batches, released, dropped) = drive_records(
+            ContentKind::Json,
             Purpose::Care,
             doc.as_bytes(),
             chunk,
@@ -559,5 +574,77 @@ fn fhir_search_bundle_records_by_subject_reference() {
             .map(|e| e["resource"]["id"].as_str().unwrap())
             .collect();
         assert_eq!(ids, ["o1", "o3"], "chunk {chunk}");
+    }
+}
+
+#[test]
+fn fhir_search_bundle_records_for_marketing_are_redacted_and_labelled() {
+    // The same shape for a purpose that changes every entry: a display
+    // that names the patient goes, the note's required text is marked, and
+    // each kept entry carries the label, at any chunking.
+    let entry = |id: &str, p: &str| {
+        format!(
+            r#"{{"fullUrl":"https://mis.example/fhir/Observation/{id}","resource":{{"resourceType":"Observation","id":"{id}","status":"final","code":{{"text":"ЧСС"}},"subject":{{"reference":"Patient/{p}","display":"Громов Тимофей Романович"}},"note":[{{"text":"Пациент Громов жалуется"}}]}},"search":{{"mode":"match"}}}}"#
+        )
+    };
+    let doc = format!(
+        r#"{{"resourceType":"Bundle","type":"searchset","total":3,"entry":[{},{},{}]}}"#,
+        entry("o1", "1"),
+        entry("o2", "2"),
+        entry("o3", "3")
+    );
+    // The same with every resourceType last, as a serializer that sorts
+    // keys writes it: the Bundle and its entries are held until it is read.
+    let sorted = doc
+        .replace(r#""resourceType":"Bundle","#, "")
+        .replace(r#""resourceType":"Observation","#, "")
+        .replace(
+            r#"]}},"search""#,
+            r#"],"resourceType":"Observation"}},"search""#,
+        )
+        .trim_end_matches('}')
+        .to_owned()
+        + r#","resourceType":"Bundle"}"#;
+    let spec = RecordSpec::parse("$.entry[*]", "resource.subject.reference").unwrap();
+    // (application/json is FHIR only when resourceType comes first.)
+    let cases = [
+        (&doc, ContentKind::Json),
+        (&doc, ContentKind::Fhir),
+        (&sorted, ContentKind::Fhir),
+    ];
+    for (doc, kind, chunk) in cases
+        .into_iter()
+        .flat_map(|(d, k)| [1, 5, 64, 100_000].map(|c| (d, k, c)))
+    {
+        let verdict = |s: &str| {
+            if s == "2" {
+                RecordVerdict::Drop
+            } else {
+                RecordVerdict::Keep
+            }
+        };
+        let (out, _) = redact_records_as(
+            kind,
+            Purpose::Marketing,
+            doc.as_bytes(),
+            chunk,
+            &spec,
+            verdict,
+        )
+        .unwrap_or_else(|e| panic!("{kind:?}, chunk {chunk}: {e}"));
+        assert!(!out.contains("Громов"), "chunk {chunk}: {out}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let entries = v["entry"].as_array().unwrap();
+        assert_eq!(entries.len(), 2, "chunk {chunk}: {out}");
+        for e in entries {
+            assert_eq!(
+                e["resource"]["meta"]["security"][0]["code"], "REDACTED",
+                "{out}"
+            );
+            assert_eq!(
+                e["resource"]["note"][0]["_text"]["extension"][0]["valueCode"],
+                "masked"
+            );
+        }
     }
 }
