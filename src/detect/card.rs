@@ -1,10 +1,17 @@
-//! Bank card numbers (PAN): 13 to 19 digits, plain or in groups of four,
-//! with a Luhn check digit and a brand the Russian market uses (Mir
-//! 2200–2204, Visa 4, Mastercard 51–55 and 2221–2720).
+//! Bank card numbers (PAN): 13 to 19 digits with a Luhn check digit and the
+//! issuer prefix (IIN) and length of a network: Mir 2200–2204, Visa 4,
+//! Mastercard 51–55 and 2221–2720, American Express 34/37 (15 digits),
+//! UnionPay 62, JCB 3528–3589, Discover 6011/644–649/65, Diners Club
+//! 300–305/36/38/39, Maestro 50/56–58/63/67. Written in one run, in groups
+//! of four (`2202 2000 0000 0008`, an optional short last group) or in the
+//! 4-6-5 and 4-6-4 layouts of American Express and Diners Club.
 //!
 //! Every Luhn-valid 16-digit number is also a valid ENP (OMS policy), so a
 //! 16-digit number is told apart by a keyword before it and, failing that, by
-//! its brand prefix: see [`classify16`].
+//! the prefix of the three networks of the Russian market (Mir, Visa,
+//! Mastercard): see [`classify16`]. The other networks' prefixes (50, 62,
+//! 65...) are also region codes that start ENPs, so at 16 digits they need
+//! the keyword.
 
 use super::digits::{Cluster, Sep};
 use super::text::LookBehind;
@@ -16,6 +23,33 @@ pub enum Brand {
     Mir,
     Visa,
     Mastercard,
+    Amex,
+    UnionPay,
+    Jcb,
+    Discover,
+    Diners,
+    Maestro,
+}
+
+impl Brand {
+    /// The card lengths the network issues.
+    fn lengths(self) -> std::ops::RangeInclusive<usize> {
+        match self {
+            Brand::Visa => 13..=19,
+            Brand::Amex => 15..=15,
+            Brand::Diners => 14..=19,
+            // Maestro also issues 12 digits, which an INN has too: left out.
+            Brand::Maestro => 13..=19,
+            Brand::Mir | Brand::Mastercard | Brand::UnionPay | Brand::Jcb | Brand::Discover => {
+                16..=19
+            }
+        }
+    }
+
+    /// One of the three networks of the Russian market.
+    fn domestic(self) -> bool {
+        matches!(self, Brand::Mir | Brand::Visa | Brand::Mastercard)
+    }
 }
 
 /// Luhn (ISO/IEC 7812-1) check over ASCII digits, check digit last.
@@ -49,23 +83,32 @@ pub fn brand(digits: &[u8]) -> Option<Brand> {
         .iter()
         .fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
     let p2 = p4 / 100;
-    match p4 {
-        2200..=2204 => Some(Brand::Mir),
-        _ if digits[0] == b'4' => Some(Brand::Visa),
-        _ if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => Some(Brand::Mastercard),
-        _ => None,
-    }
+    let p3 = p4 / 10;
+    Some(match p4 {
+        2200..=2204 => Brand::Mir,
+        _ if digits[0] == b'4' => Brand::Visa,
+        2221..=2720 => Brand::Mastercard,
+        _ if (51..=55).contains(&p2) => Brand::Mastercard,
+        _ if p2 == 34 || p2 == 37 => Brand::Amex,
+        3528..=3589 => Brand::Jcb,
+        _ if (300..=305).contains(&p3) || matches!(p2, 36 | 38 | 39) => Brand::Diners,
+        6011 => Brand::Discover,
+        _ if (644..=649).contains(&p3) || p2 == 65 => Brand::Discover,
+        _ if p2 == 62 => Brand::UnionPay,
+        _ if matches!(p2, 50 | 56..=58 | 63 | 67) => Brand::Maestro,
+        _ => return None,
+    })
 }
 
-/// True for a Luhn-valid card number of a known brand: 16 to 19 digits, or
-/// a 13-digit Visa.
+/// True for a Luhn-valid card number of a known network, of a length that
+/// network issues.
 pub fn is_valid(digits: &[u8]) -> bool {
-    let len_ok = match brand(digits) {
-        Some(Brand::Visa) => matches!(digits.len(), 13 | 16..=19),
-        Some(_) => (16..=19).contains(&digits.len()),
-        None => false,
-    };
-    len_ok && luhn(digits)
+    brand(digits).is_some_and(|b| b.lengths().contains(&digits.len())) && luhn(digits)
+}
+
+/// The prefix of a Mir, Visa or Mastercard card.
+fn domestic(digits: &[u8]) -> bool {
+    brand(digits).is_some_and(Brand::domestic)
 }
 
 /// Keywords (lower case) that say a number is a bank card.
@@ -85,12 +128,12 @@ pub(crate) fn classify16(text: &str, pos: usize, digits: &[u8]) -> [Option<Field
     let lb = LookBehind::new(text, pos, KEYWORD_CHARS);
     let card_word = lb.last(CARD_WORDS);
     let oms_word = lb.last(OMS_WORDS);
-    let is_card = card_word.is_some() || brand(digits).is_some();
+    let is_card = card_word.is_some() || domestic(digits);
     let card_first = match (card_word, oms_word) {
         (Some(c), Some(o)) => c > o,
         (Some(_), None) => true,
         (None, Some(_)) => false,
-        (None, None) => brand(digits).is_some(),
+        (None, None) => domestic(digits),
     };
     match (card_first, is_card) {
         (true, _) => [Some(FieldClass::Card), Some(FieldClass::OmsPolicy)],
@@ -100,9 +143,9 @@ pub(crate) fn classify16(text: &str, pos: usize, digits: &[u8]) -> [Option<Field
 }
 
 /// Whether groups `gi..` of the cluster are written as a card or ENP number:
-/// one run of 13–19 digits, or groups of four with one separator (space or
-/// hyphen) and an optional short last group. Returns the last group index of
-/// every layout that fits, longest first.
+/// one run of 13–19 digits, groups of four with one separator (space or
+/// hyphen) and an optional short last group, or 4-6-5 / 4-6-4. Returns the
+/// last group index of every layout that fits, longest first.
 pub(crate) fn match_layouts(c: &Cluster<'_>, gi: usize) -> [Option<usize>; 2] {
     let g = c.groups();
     let Some(first) = g.get(gi) else {
@@ -110,6 +153,15 @@ pub(crate) fn match_layouts(c: &Cluster<'_>, gi: usize) -> [Option<usize>; 2] {
     };
     if (13..=19).contains(&first.len()) {
         return [Some(gi), None];
+    }
+    if let Some([a, b, x]) = g.get(gi..gi + 3).and_then(|s| <&[_; 3]>::try_from(s).ok())
+        && a.len() == 4
+        && b.len() == 6
+        && matches!(x.len(), 4 | 5)
+        && matches!(b.sep, Sep::Space | Sep::Hyphen)
+        && x.sep == b.sep
+    {
+        return [Some(gi + 2), None];
     }
     let Some(four) = g.get(gi..gi + 4) else {
         return [None, None];
@@ -141,7 +193,7 @@ pub fn is_valid_value(value: &str) -> bool {
 mod tests {
     use super::*;
 
-    const VALID: [&str; 11] = [
+    const VALID: [&str; 18] = [
         "4111111111111111",
         "5555555555554444",
         "4012888888881881",
@@ -153,13 +205,21 @@ mod tests {
         "4000 0000 0000 0002",
         "2201382000000013",
         "4222222222222",
+        // Other networks (public test numbers of their acquirers).
+        "378282246310005",
+        "3782 822463 10005",
+        "371449635398431",
+        "6212345678901234569",
+        "3530111333300000126",
+        "30569309025904",
+        "3056 930902 5904",
     ];
 
-    const INVALID: [&str; 11] = [
+    const INVALID: [&str; 13] = [
         "4111111111111112",
         "5555555555554445",
         "2200000000000005",
-        "6011000990139424",
+        "7011000990139422",
         "411111111111111",
         "4111 1111 1111 111",
         "4111-1111 1111-1111",
@@ -167,6 +227,9 @@ mod tests {
         "1234567890123452",
         "2205000000000009",
         "4111 1111 1111 1111 1",
+        // American Express is 15 digits, Luhn-valid or not.
+        "378282246310006",
+        "3782822463100052",
     ];
 
     #[test]
@@ -190,7 +253,31 @@ mod tests {
         assert_eq!(brand(b"2204123456789015"), Some(Brand::Mir));
         assert_eq!(brand(b"2720993456789015"), Some(Brand::Mastercard));
         assert_eq!(brand(b"2721993456789015"), None);
-        assert_eq!(brand(b"6011000990139424"), None);
+        assert_eq!(brand(b"6011000990139424"), Some(Brand::Discover));
+        assert_eq!(brand(b"3714496353984310"), Some(Brand::Amex));
+        assert_eq!(brand(b"9011000990139424"), None);
+    }
+
+    #[test]
+    fn other_networks_at_16_digits_need_a_card_word() {
+        // Their prefixes also start ENPs (region 50, 62, 65...): alone they
+        // read as a policy, after a card word as a card.
+        for n in ["6011111111111117", "3530111333300000", "6200000000000005"] {
+            let t = format!("номер {n}");
+            let p = t.len() - n.len();
+            assert_eq!(
+                classify16(&t, p, n.as_bytes())[0],
+                Some(FieldClass::OmsPolicy),
+                "{n}"
+            );
+            let t = format!("карта {n}");
+            let p = t.len() - n.len();
+            assert_eq!(
+                classify16(&t, p, n.as_bytes())[0],
+                Some(FieldClass::Card),
+                "{n}"
+            );
+        }
     }
 
     #[test]

@@ -5,26 +5,12 @@
 //! and a phone is decided by the nearest keyword.
 
 use super::digits::{Cluster, Sep, start_ok};
-use super::phone::PhoneKind;
+use super::phone::{PHONE_WORDS, PhoneKind};
 use super::text::{LookBehind, next_digit};
 use super::{Detectors, Finding, birth_date, card, inn, passport, phone, snils};
 use crate::class::FieldClass;
 
 const SNILS_WORDS: &[&str] = &["снилс", "snils", "страхов"];
-const PHONE_WORDS: &[&str] = &[
-    "тел",
-    "phone",
-    "моб",
-    "звон",
-    "перезвон",
-    "позвон",
-    "по номеру",
-    "whatsapp",
-    "telegram",
-    "viber",
-    "sms",
-    "смс",
-];
 
 /// One candidate at a group: its last group and classes in preference order.
 #[derive(Clone, Copy)]

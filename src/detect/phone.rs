@@ -1,7 +1,22 @@
-//! Russian phone numbers: `+7`, `7` or `8`, then a 10-digit national number
-//! whose first digit is 3, 4, 8 or 9 (7xx is Kazakhstan), written with
-//! spaces, hyphens and an area code in parentheses: `+7 (912) 345-67-89`,
-//! `8 (3435) 47-67-44`, `+79088481487`, `8-999-963-08-06`.
+//! Phone numbers.
+//!
+//! Russian numbers: `+7`, `7` or `8`, then a 10-digit national number,
+//! written with spaces, hyphens and an area code in parentheses:
+//! `+7 (912) 345-67-89`, `8 (3435) 47-67-44`, `+79088481487`,
+//! `8-999-963-08-06`. How much the digits must prove depends on how much the
+//! layout already says:
+//!
+//! - a phone shape (`+7`, parentheses around the area code, or a lone `8`/`7`
+//!   followed by phone grouping: an area code of 3 to 5 digits, then groups of
+//!   2 to 4), or a phone keyword before it, takes any area code of the +7
+//!   zone that is not Kazakhstan's (6xx, 7xx): `+7 (236) 406-8412`,
+//!   `8 296 303 7276`;
+//! - any other layout needs an area code Russia assigns to people (3, 4, 8
+//!   or 9), and eleven digits in one run with no `+` must be a mobile (9xx):
+//!   barcodes and registry numbers look just like landlines.
+//!
+//! International numbers: `+`, a country code of the ITU-T E.164 list, and
+//! at most 15 digits in all (`+44 20 7946 0958`, `+375 29 123-45-67`).
 //!
 //! Toll-free numbers (800, 804) belong to organisations and are not personal
 //! data: the detector recognises and skips them. A phone is a whole cluster
@@ -9,7 +24,27 @@
 //! group in the same layout, are not a phone.
 
 use super::digits::{Cluster, Sep};
+use super::text::LookBehind;
 use crate::class::FieldClass;
+
+/// Keywords (lower case) that say a number is a phone.
+pub(crate) const PHONE_WORDS: &[&str] = &[
+    "тел",
+    "phone",
+    "моб",
+    "звон",
+    "перезвон",
+    "позвон",
+    "по номеру",
+    "whatsapp",
+    "telegram",
+    "viber",
+    "sms",
+    "смс",
+];
+
+/// How far before a number a phone keyword counts, in chars.
+const KEYWORD_CHARS: usize = 40;
 
 /// What a phone-shaped cluster turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +68,60 @@ pub fn is_toll_free(national: &[u8]) -> bool {
     national.starts_with(b"800") || national.starts_with(b"804")
 }
 
+/// Whether `cc` (ASCII digits) is a country code of ITU-T E.164 (the list
+/// of assigned codes, Russia's 7 aside).
+fn is_country_code(cc: &[u8]) -> bool {
+    let n = cc.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
+    match cc.len() {
+        1 => n == 1,
+        2 => matches!(
+            n,
+            20 | 27 | 30..=34 | 36 | 39 | 40 | 41 | 43..=49 | 51..=58 | 60..=66 | 81 | 82 | 84
+                | 86 | 90..=95 | 98
+        ),
+        3 => {
+            let two = n / 10;
+            // The two-digit codes above are not the start of three-digit ones.
+            !is_country_code(&cc[..2])
+                && cc[0] != b'1'
+                && matches!(
+                    two,
+                    21..=29 | 35 | 37 | 38 | 42 | 50 | 59 | 67..=69 | 85 | 87 | 88 | 96..=99
+                )
+                // Reserved, not assigned.
+                && !matches!(n, 997 | 999)
+        }
+        _ => false,
+    }
+}
+
+/// An international number at the cluster's first group, after its `+`:
+/// a country code and at most 15 digits in all, to the cluster's end.
+fn match_international(c: &Cluster<'_>) -> Option<usize> {
+    let g = c.groups();
+    let b = c.text.as_bytes();
+    let first = g.first()?;
+    let cc_ok =
+        (1..=3).any(|k| k <= first.len() && is_country_code(&b[first.start..first.start + k]));
+    if !cc_ok {
+        return None;
+    }
+    let mut count = 0;
+    for (k, grp) in g.iter().enumerate() {
+        if k > 0 && !matches!(grp.sep, Sep::Space | Sep::Hyphen | Sep::Open | Sep::Close) {
+            return None;
+        }
+        count += grp.len();
+        if count > 15 {
+            return None;
+        }
+        if k + 1 == g.len() {
+            return (count >= 10 && c.can_end(k)).then_some(k);
+        }
+    }
+    None
+}
+
 /// Matches a phone at group `gi`; returns the last group and the kind.
 pub(crate) fn match_at(c: &Cluster<'_>, gi: usize) -> Option<(usize, PhoneKind)> {
     let g = c.groups();
@@ -40,6 +129,9 @@ pub(crate) fn match_at(c: &Cluster<'_>, gi: usize) -> Option<(usize, PhoneKind)>
     let b = c.text.as_bytes();
     let prefix = b[first.start];
     let plus = gi == 0 && c.plus.is_some();
+    if plus && prefix != b'7' {
+        return match_international(c).map(|last| (last, PhoneKind::Personal));
+    }
     if !(prefix == b'7' || (prefix == b'8' && !plus)) {
         return None;
     }
@@ -102,12 +194,30 @@ pub(crate) fn match_at(c: &Cluster<'_>, gi: usize) -> Option<(usize, PhoneKind)>
     let mut buf = [0u8; 32];
     let n = c.digits(gi, last, &mut buf);
     let national = &buf[1..n];
-    if !is_valid_national(national) {
+    // A lone prefix, then an area code of 3 to 5 digits and groups of 2 to 4.
+    let grouped = alone
+        && last >= gi + 3
+        && (3..=5).contains(&g[gi + 1].len())
+        && (gi + 2..=last).all(|k| (2..=4).contains(&g[k].len()));
+    let shape = plus || parens == 2 || grouped;
+    let said = || {
+        LookBehind::new(c.text, g[gi].start, KEYWORD_CHARS)
+            .last(PHONE_WORDS)
+            .is_some()
+    };
+    if national.len() != 10 || !national.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    // Eleven digits in one run with no `+` are a mobile number (9xx) or
-    // something else: barcodes and registry numbers look just like landlines.
-    if gi == last && !plus && national[0] != b'9' {
+    if !is_valid_national(national) {
+        // An area code Russia does not give people: only a layout or a
+        // keyword that says "phone" makes it one.
+        if matches!(national[0], b'0' | b'1' | b'6' | b'7') || !(shape || said()) {
+            return None;
+        }
+    } else if gi == last && !plus && national[0] != b'9' && !said() {
+        // Eleven digits in one run with no `+` are a mobile number (9xx) or
+        // something else: barcodes and registry numbers look just like
+        // landlines.
         return None;
     }
     let kind = if is_toll_free(national) {
@@ -118,17 +228,24 @@ pub(crate) fn match_at(c: &Cluster<'_>, gi: usize) -> Option<(usize, PhoneKind)>
     Some((last, kind))
 }
 
-/// Whether a whole value (surrounding spaces ignored) is a personal Russian
-/// phone number.
+/// Whether a whole value (surrounding spaces ignored) is a personal phone
+/// number, Russian or international.
 pub fn is_valid_value(value: &str) -> bool {
     super::whole_value_is(value, FieldClass::Phone)
+}
+
+/// [`is_valid_value`] for Russian numbers only (`+7`, `7`, `8`).
+pub fn is_valid_russian_value(value: &str) -> bool {
+    let v = value.trim();
+    let international = v.starts_with('+') && !v.starts_with("+7");
+    !international && is_valid_value(v)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const VALID: [&str; 12] = [
+    const VALID: [&str; 19] = [
         "+7 (912) 345-67-89",
         "+79123456789",
         "89123456789",
@@ -141,16 +258,32 @@ mod tests {
         "8 (3435) 47-67-44",
         "8(912)345-67-89",
         "79677301116",
+        // Area codes outside Russia's plan, in a layout that says phone.
+        "+7 (236) 406-8412",
+        "8 296 303 7276",
+        "8 (236) 406-84-12",
+        // International, by country code.
+        "+44 20 7946 0958",
+        "+375 29 123-45-67",
+        "+1 (212) 555-0142",
+        "+4915112345678",
     ];
 
-    const INVALID: [&str; 14] = [
+    const INVALID: [&str; 19] = [
         "+7 (912) 345-67-8",
         "+8 912 345 67 89",
         "345-67-89",
-        "+7 (712) 345-67-89",
         "+7 (012) 345-67-89",
-        "+44 20 7946 0958",
+        "+7 (712) 345-67-89",
+        "8 (612) 345-67-89",
         "8912345678",
+        // Not phone-shaped, and an area code no person has.
+        "8-296-303-72-76-1",
+        "82963037276",
+        "7 2963037276",
+        // No such country code; too long for E.164.
+        "+80 1234 5678 90",
+        "+44 20 7946 0958 1234",
         "+7 912 345 67 89 0",
         "+7 912 345 67 8A",
         "9123456789",
@@ -159,6 +292,28 @@ mod tests {
         "+7 800 555 35 35",
         "189123456789",
     ];
+
+    #[test]
+    fn a_keyword_makes_any_area_code_a_phone() {
+        let mut d = Vec::new();
+        crate::detect::Detectors::new(crate::class::ClassSet::ALL).scan("тел. 82963037276", &mut d);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].class, FieldClass::Phone);
+        d.clear();
+        crate::detect::Detectors::new(crate::class::ClassSet::ALL)
+            .scan("заказ 82963037276", &mut d);
+        assert!(d.iter().all(|f| f.class != FieldClass::Phone), "{d:?}");
+    }
+
+    #[test]
+    fn country_codes() {
+        for cc in ["1", "44", "49", "375", "380", "998", "86", "971"] {
+            assert!(is_country_code(cc.as_bytes()), "{cc}");
+        }
+        for cc in ["2", "80", "440", "999", "0", "7"] {
+            assert!(!is_country_code(cc.as_bytes()), "{cc}");
+        }
+    }
 
     #[test]
     fn valid_vectors() {
