@@ -20,7 +20,7 @@ use super::value::{self, Replacement};
 use super::{PseudonymKey, RedactError, RedactStats};
 use crate::class::FieldClass;
 use crate::detect::Finding;
-use crate::rules::fhir::{Elem, ResourceKind};
+use crate::rules::fhir::{Elem, NOT_FHIR, ResourceKind};
 use crate::rules::{Action, KeyInfo};
 
 pub mod fhir;
@@ -1179,7 +1179,7 @@ impl JsonRedactor {
             Some(f) if f.obj == obj => f,
             _ => return Err(RedactError::Malformed(self.base + i as u64)),
         };
-        if self.capture.is_none() {
+        if self.capture.is_none() && closed.fx.ty != NOT_FHIR {
             self.fhir_close(src, out, i, &closed);
         }
         let in_record = self.capture.as_ref().is_some_and(|c| c.record.is_some());
@@ -1326,7 +1326,11 @@ impl JsonRedactor {
         }
         let depth = self.frames.len();
         if self.capture.is_none() {
-            self.fhir_key(raw);
+            if self.frames.last().is_some_and(|f| f.fx.ty != NOT_FHIR) {
+                self.fhir_key(raw);
+            } else {
+                (self.cur_elem, self.cur_req) = (None, 0);
+            }
         }
         let release = self.resource_capture_key(raw);
         if let Some(c) = &mut self.capture {
