@@ -152,6 +152,17 @@ impl FieldClass {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// A person's name or a part of it.
+    pub fn is_name(self) -> bool {
+        matches!(
+            self,
+            FieldClass::Surname
+                | FieldClass::GivenName
+                | FieldClass::Patronymic
+                | FieldClass::FullName
+        )
+    }
 }
 
 impl fmt::Display for FieldClass {

@@ -179,6 +179,10 @@ pub struct JsonRedactor {
     replay_resource: Option<Option<ResourceKind>>,
     /// `#id` and fullUrls of the persons in this document.
     person_refs: Vec<String>,
+    /// Words of the names of this document's persons, read from their
+    /// structure (FHIR HumanName, displays of references to persons):
+    /// found again in the document's free text.
+    known_names: Vec<(String, FieldClass)>,
     last_full_url: Option<String>,
     /// FHIR edits that no class count shows (a narrative replaced).
     fhir_edits: u32,
@@ -234,6 +238,7 @@ impl JsonRedactor {
             res: Vec::new(),
             replay_resource: None,
             person_refs: Vec::new(),
+            known_names: Vec::new(),
             last_full_url: None,
             fhir_edits: 0,
             replay_fx: None,
@@ -1553,6 +1558,9 @@ impl JsonRedactor {
         };
         self.findings.clear();
         det.scan(value, &mut self.findings);
+        if !self.known_names.is_empty() {
+            fhir::find_known_names(&self.known_names, value, &mut self.findings);
+        }
         if self.findings.is_empty() {
             return self.keep(src, s, e);
         }
@@ -1570,6 +1578,19 @@ impl JsonRedactor {
                 }
                 return self.whole(src, out, s, e, f.class, action, text);
             }
+        }
+        // Nothing this purpose acts on: the value stays as written (not
+        // re-escaped).
+        if self
+            .findings
+            .iter()
+            .all(|f| self.action(f.class) == Action::Allow)
+        {
+            for k in 0..self.findings.len() {
+                let c = self.findings[k].class;
+                self.stats.disclosed[c.index()] += 1;
+            }
+            return self.keep(src, s, e);
         }
         // The value rebuilt with its findings replaced, in a buffer kept
         // from one value to the next.

@@ -107,6 +107,62 @@ enum Act {
 /// Persons referenced by `#id` or `fullUrl` kept per document, at most.
 const PERSON_REFS: usize = 256;
 
+/// Name words kept per document, at most (a search Bundle of a few dozen
+/// patients); later ones are left to the detectors.
+const KNOWN_NAMES: usize = 64;
+
+/// A word worth finding again: three letters or more, capitalised (`Roel`,
+/// `Chalmers`, `Зайцева`), so that `de` or `van` never match prose.
+fn is_name_word(w: &str) -> bool {
+    let mut chars = w.chars();
+    chars.next().is_some_and(char::is_uppercase) && w.chars().count() >= 3
+}
+
+/// Adds to `findings` (sorted by start, not overlapping) every occurrence
+/// of a known name word in `value`, of the class it was learnt as, that
+/// stands as a word of its own: not
+/// inside a longer word (`Roel's` is found, `Roeland` is not). Occurrences
+/// overlapping a detector's finding are left to it.
+pub(super) fn find_known_names(
+    names: &[(String, FieldClass)],
+    value: &str,
+    findings: &mut Vec<crate::detect::Finding>,
+) {
+    let before = findings.len();
+    for (name, class) in names {
+        for at in memchr::memmem::find_iter(value.as_bytes(), name.as_bytes()) {
+            let end = at + name.len();
+            let alone = !value[..at]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric)
+                && !value[end..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_alphanumeric);
+            if alone {
+                findings.push(crate::detect::Finding {
+                    start: at,
+                    end,
+                    class: *class,
+                });
+            }
+        }
+    }
+    if findings.len() == before {
+        return;
+    }
+    findings.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+    let mut last_end = 0;
+    findings.retain(|f| {
+        let keep = f.start >= last_end;
+        if keep {
+            last_end = f.end;
+        }
+        keep
+    });
+}
+
 impl JsonRedactor {
     pub(super) fn schema(&self) -> Option<&FhirSchema> {
         self.plan.rules.fhir()
@@ -220,6 +276,7 @@ impl JsonRedactor {
         };
         if self.res.is_empty() {
             self.person_refs.clear();
+            self.known_names.clear();
         }
         if kind.person {
             // A Bundle entry's request that follows names this person.
@@ -352,6 +409,9 @@ impl JsonRedactor {
                 r?;
             }
             Act::Class(c) => {
+                if c.is_name() && kind == Scalar::Str {
+                    self.learn_names(src, s, e, c)?;
+                }
                 let mut text = std::mem::take(&mut self.text);
                 let r = self.scalar_text(src, out, kind, s, e, Some(c), &mut text);
                 self.text = text;
@@ -417,6 +477,36 @@ impl JsonRedactor {
             }
         }
         Ok(true)
+    }
+
+    /// Keeps the words of a person's name (the string `[s, e)`, of class
+    /// `class`) to find them again in free text later in the document.
+    fn learn_names(
+        &mut self,
+        src: &Src<'_>,
+        s: usize,
+        e: usize,
+        class: FieldClass,
+    ) -> Result<(), RedactError> {
+        let raw = &src.inp[s + 1..e - 1];
+        let mut text = std::mem::take(&mut self.text);
+        let words = Self::decode(raw, &mut text, self.base + s as u64).map(|v| {
+            v.split(|c: char| !c.is_alphabetic() && c != '-')
+                .map(|w| w.trim_matches('-'))
+                .filter(|w| is_name_word(w))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        });
+        self.text = text;
+        for w in words? {
+            if self.known_names.len() >= KNOWN_NAMES {
+                break;
+            }
+            if !self.known_names.iter().any(|(k, _)| *k == w) {
+                self.known_names.push((w, class));
+            }
+        }
+        Ok(())
     }
 
     fn fhir_act(

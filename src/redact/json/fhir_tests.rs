@@ -227,3 +227,27 @@ fn a_conditional_request_of_a_person_keeps_a_valid_bundle_entry() {
     assert_eq!(req["method"], "PUT");
     assert_eq!(req["_url"]["extension"][0]["valueCode"], "masked", "{out}");
 }
+
+#[test]
+fn names_read_from_a_person_are_found_again_in_later_free_text() {
+    // The subject's display names the patient; a clinical display later in
+    // the same resource retells it. Analytics may read health data, so the
+    // display is kept, and the name in it goes as analytics' rules say.
+    let cond = r#"{"resourceType":"Condition","id":"c1",
+     "subject":{"reference":"Patient/p1","display":"Roel Jansen"},
+     "evidence":[{"detail":[{"reference":"DiagnosticReport/d1","display":"Report of Roel's tumour (Jansen)"}]}],
+     "note":[{"text":"Roeland and Roelof are other people"}]}"#;
+    let out = redact(Purpose::Analytics, ContentKind::Fhir, cond);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let detail = v["evidence"][0]["detail"][0]["display"].as_str().unwrap();
+    assert_eq!(detail, "Report of [full_name]'s tumour ([full_name])");
+    // Only whole words: longer names that start alike are not touched.
+    assert_eq!(v["note"][0]["text"], "Roeland and Roelof are other people");
+    // A second document knows nothing of the first's names.
+    let other = r#"{"resourceType":"Observation","note":[{"text":"Roel's result"}]}"#;
+    let out = redact(Purpose::Analytics, ContentKind::Fhir, other);
+    assert!(out.contains("Roel's result"), "{out}");
+    // Care may see names: nothing changes, not even an escape.
+    let escaped = cond.replace("Report of", "Report\u{2014}of").replace("tumour", "tum\\u006fur");
+    assert_eq!(redact(Purpose::Care, ContentKind::Fhir, &escaped), escaped);
+}
