@@ -248,6 +248,8 @@ fn names_read_from_a_person_are_found_again_in_later_free_text() {
     let out = redact(Purpose::Analytics, ContentKind::Fhir, other);
     assert!(out.contains("Roel's result"), "{out}");
     // Care may see names: nothing changes, not even an escape.
-    let escaped = cond.replace("Report of", "Report\u{2014}of").replace("tumour", "tum\\u006fur");
+    let escaped = cond
+        .replace("Report of", "Report\u{2014}of")
+        .replace("tumour", "tum\\u006fur");
     assert_eq!(redact(Purpose::Care, ContentKind::Fhir, &escaped), escaped);
 }
