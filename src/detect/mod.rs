@@ -26,6 +26,7 @@ pub mod card;
 mod digits;
 pub mod email;
 pub mod inn;
+mod lexicon;
 pub mod name;
 mod numbers;
 pub mod oms;
@@ -130,6 +131,9 @@ fn byte_flags(x: u8) -> u8 {
 
 impl Detectors {
     pub fn new(enabled: ClassSet) -> Self {
+        if enabled.contains(FieldClass::FullName) {
+            lexicon::warm();
+        }
         Detectors { enabled }
     }
 

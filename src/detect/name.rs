@@ -4,7 +4,12 @@
 //! - given name and patronymic, told by the patronymic suffix (-ович, -евич,
 //!   -ич, -овна, -евна, -ична, -инична, and their case forms, or a separate
 //!   `оглы`/`кызы`), extended to a capitalised surname right before it or,
-//!   failing that, right after it: `Данилов Николай Анатольевич`.
+//!   failing that, right after it: `Данилов Николай Анатольевич`;
+//! - a given name and a surname with no patronymic, in either order and any
+//!   case (`Самсонова Антонина`, `Мария Иванова`, `Ивановой Марии`), the
+//!   given name known from the lexicon ([`super::lexicon`]). A given name
+//!   that is also a word (`Вера`, `Роман`) needs a neighbour shaped like a
+//!   surname (`Вера Соколова`, not `Слава России`).
 //!
 //! A capitalised word is Cyrillic, starts with a capital and goes on in
 //! small letters (`ГУ МВД` is not one). Role words that stand before names
@@ -14,7 +19,7 @@ use super::text::{
     char_at, char_before, is_cyr_upper, is_letter, letter_before, letter_len, next_capital,
     word_end,
 };
-use super::{FieldClass, Finding};
+use super::{FieldClass, Finding, lexicon};
 
 /// Capitalised words that precede names but are not surnames (a `match`
 /// compiles to a length switch, cheaper than a list search).
@@ -164,6 +169,40 @@ fn usable_surname(word: &str) -> bool {
     !is_role_word(word) && !is_patronymic(word)
 }
 
+/// Endings of Russian surnames in their case forms: a possessive stem
+/// (-ов, -ев, -ин, -ын) or an adjective one (-ск-, -цк-) with its case
+/// ending (Иванов, Ивановой, Ильиным, Вяземская, Вяземскому), or an
+/// invariable one (-их, -ых, -енко, -юк, -ук, -ян, -дзе, -швили). Only a
+/// given name that is also a word needs its neighbour to have one.
+fn surname_shaped(word: &str) -> bool {
+    const POSSESSIVE: &[&str] = &["ов", "ев", "ёв", "ин", "ын"];
+    const POSSESSIVE_CASES: &[&str] = &["", "а", "у", "ым", "е", "ой", "ою", "ы"];
+    const ADJECTIVE: &[&str] = &["ск", "цк"];
+    const ADJECTIVE_CASES: &[&str] = &["ий", "ая", "ого", "ому", "им", "ом", "ой", "ую"];
+    const INVARIABLE: &[&str] = &["их", "ых", "енко", "юк", "ук", "ян", "дзе", "швили"];
+    let stem_case = |stems: &[&str], cases: &[&str]| {
+        cases.iter().any(|c| {
+            word.strip_suffix(c)
+                .is_some_and(|w| stems.iter().any(|s| w.ends_with(s)))
+        })
+    };
+    word.chars().count() >= 4
+        && (stem_case(POSSESSIVE, POSSESSIVE_CASES)
+            || stem_case(ADJECTIVE, ADJECTIVE_CASES)
+            || INVARIABLE.iter().any(|e| word.ends_with(e)))
+}
+
+/// A given name and a surname side by side, either order: `first` and
+/// `second` are the two capitalised words.
+fn given_and_surname(first: &str, second: &str) -> bool {
+    let pair = |given: &str, surname: &str| {
+        lexicon::is_given_name(given)
+            && usable_surname(surname)
+            && (!lexicon::is_ambiguous(given) || surname_shaped(surname))
+    };
+    pair(first, second) || pair(second, first)
+}
+
 /// One space (or no-break space) at `pos`: the offset after it.
 fn one_space(text: &str, pos: usize) -> Option<usize> {
     match char_at(text, pos)? {
@@ -215,6 +254,21 @@ fn cap_word_before(text: &str, pos: usize) -> Option<usize> {
     (start < end && cap_word(text, start) == Some(end)).then_some(start)
 }
 
+/// A patronymic one space after `pos` (`Петровна`, `Мамед оглы`): its end.
+fn patronymic_after(text: &str, pos: usize) -> Option<usize> {
+    let s = one_space(text, pos)?;
+    let e = cap_word(text, s)?;
+    if is_patronymic(&text[s..e]) {
+        return Some(e);
+    }
+    let o = one_space(text, e)?;
+    let o_end = ["оглы", "кызы"]
+        .iter()
+        .find(|x| text[o..].starts_with(**x))
+        .map(|x| o + x.len())?;
+    (!char_at(text, o_end).is_some_and(is_letter)).then_some(o_end)
+}
+
 /// A full name starting at `pos`: its end.
 fn match_at(text: &str, pos: usize) -> Option<(usize, usize)> {
     // Initials first: `И.И. Иванов`.
@@ -239,6 +293,10 @@ fn match_at(text: &str, pos: usize) -> Option<(usize, usize)> {
     let p = &text[next..p_end];
     let mut end = if is_patronymic(p) {
         p_end
+    } else if given_and_surname(w, p) {
+        // A given name and a surname; a patronymic after them belongs to
+        // the name too (`Иванова Мария Петровна`).
+        return Some((pos, patronymic_after(text, p_end).unwrap_or(p_end)));
     } else {
         // `Рашид Мамед оглы`
         let o = one_space(text, p_end)?;
@@ -338,6 +396,47 @@ mod tests {
         "Диагноз: M54.5 Боль",
         "Программа ДМС № 32",
     ];
+
+    /// No patronymic: the given name comes from the lexicon.
+    const WITHOUT_PATRONYMIC: [(&str, &str); 9] = [
+        (
+            "Пациентка Самсонова Антонина, 1943 г.р.",
+            "Самсонова Антонина",
+        ),
+        ("звонила Мария Иванова по поводу записи", "Мария Иванова"),
+        ("передать Ивановой Марии результаты", "Ивановой Марии"),
+        ("с Тимофеем Громовым согласовано", "Тимофеем Громовым"),
+        (
+            "Иванова Мария Петровна, 30.11.1943",
+            "Иванова Мария Петровна",
+        ),
+        ("Вера Соколова пришла на приём", "Вера Соколова"),
+        ("Любовь Орлова, палата 3", "Любовь Орлова"),
+        ("консультировал Ярослав Ким", "Ярослав Ким"),
+        ("сообщить Алёне Зайцевой", "Алёне Зайцевой"),
+    ];
+
+    /// Given names that are also words, next to a capitalised word that is
+    /// no surname; capitalised words that are no given names.
+    const NOT_NAMES: [&str; 7] = [
+        "Слава России",
+        "Надежда Москвы на победу",
+        "Роман Толстого прочитан",
+        "Вера в выздоровление",
+        "Городская Больница № 2",
+        "Тверская Область",
+        "Мария",
+    ];
+
+    #[test]
+    fn names_without_a_patronymic() {
+        for (text, name) in WITHOUT_PATRONYMIC {
+            assert_eq!(names(text), vec![name], "{text}");
+        }
+        for text in NOT_NAMES {
+            assert!(names(text).is_empty(), "{text}: {:?}", names(text));
+        }
+    }
 
     #[test]
     fn valid_vectors() {
