@@ -1,8 +1,14 @@
-//! Dates of birth in prose: `11.05.2003`, `2003-05-11`, `11 мая 2003`, but
-//! only in a birth context: followed by «г.р.» / «года рождения», or preceded
-//! within 25 chars by «дата рождения», «д.р.», «родился», «родилась», `DOB`,
-//! `born`. Other dates (visits, issue dates, timestamps) are health or
-//! bookkeeping data, not identifiers, and are left to the key rules.
+//! Dates of birth in prose: `11.05.2003`, `30.11.43`, `2003-05-11`,
+//! `11 мая 2003`, but only in a birth context:
+//!
+//! - followed by «г.р.» / «года рождения»;
+//! - preceded within 25 chars by «дата рождения», «д.р.», «род.»,
+//!   «родился», «родилась», `DOB`, `born`;
+//! - right after a person's full name, alone or in parentheses:
+//!   `Самсонова Антонина (30.11.1943)`, `Иванов И.И., 11.05.2003`.
+//!
+//! Other dates (visits, issue dates, timestamps) are health or bookkeeping
+//! data, not identifiers, and are left to the key rules.
 
 use super::text::{LookBehind, fold_lower, skip_spaces, starts_with_folded};
 
@@ -24,6 +30,7 @@ const MONTHS: [&str; 12] = [
 /// Keywords (lower case) before a date that make it a birth date.
 const BEFORE: &[&str] = &[
     "рожд",
+    "род.",
     "д.р",
     "д. р.",
     "д/р",
@@ -68,7 +75,13 @@ pub(crate) fn match_date(text: &str, pos: usize) -> Option<usize> {
         (1 | 2, Some(b'.')) => {
             let (month, j) = digits_at(b, i + 1, 1, 2)?;
             (b.get(j) == Some(&b'.')).then_some(())?;
-            let (year, k) = digits_at(b, j + 1, 4, 4)?;
+            let (year, k) = digits_at(b, j + 1, 2, 4)?;
+            // Two digits stand for a year of either century: `30.11.43`.
+            let year = match k - (j + 1) {
+                2 => 1900 + year,
+                4 => year,
+                _ => return None,
+            };
             valid(first, month, year).then_some(k)
         }
         (1 | 2, Some(b' ')) if matches!(b.get(i + 1), Some(0xD0 | 0xD1)) => {
@@ -99,7 +112,33 @@ pub(crate) fn in_birth_context(text: &str, start: usize, end: usize) -> bool {
     if g && after_phrase(text, after) {
         return true;
     }
-    start > 0 && LookBehind::new(text, start, BEFORE_CHARS).contains(BEFORE)
+    start > 0
+        && (LookBehind::new(text, start, BEFORE_CHARS).contains(BEFORE) || after_name(text, start))
+}
+
+/// Whether a full name ends right before `start`, with at most a comma or
+/// an opening parenthesis and spaces between: `Иванов И.И., 11.05.2003`,
+/// `Самсонова Антонина (30.11.1943)`.
+fn after_name(text: &str, start: usize) -> bool {
+    let b = text.as_bytes();
+    let mut p = start;
+    while p > 0 && b[p - 1] == b' ' {
+        p -= 1;
+    }
+    if p > 0 && matches!(b[p - 1], b'(' | b',') {
+        p -= 1;
+        while p > 0 && b[p - 1] == b' ' {
+            p -= 1;
+        }
+    }
+    if p == start || p == 0 {
+        return false;
+    }
+    // A name is at most a few words: look at the 60 chars before.
+    let from = super::text::back_chars(text, p, 60);
+    let mut names = Vec::new();
+    super::name::scan(&text[from..p], &mut names);
+    names.last().is_some_and(|n| from + n.end == p)
 }
 
 /// «г.р.», «г. р.», «гр.», «года рождения» at `after`.
@@ -133,7 +172,7 @@ mod tests {
             .collect()
     }
 
-    const VALID: [(&str, &str); 10] = [
+    const VALID: [(&str, &str); 16] = [
         ("Пациент Иванов И.И., 11.05.2003 г.р., жалобы", "11.05.2003"),
         ("11.05.2003 г. р.", "11.05.2003"),
         ("1.5.2003 года рождения", "1.5.2003"),
@@ -144,9 +183,19 @@ mod tests {
         ("DOB 1988-09-23", "1988-09-23"),
         ("born 23.09.1988", "23.09.1988"),
         ("11.05.2003г.р.", "11.05.2003"),
+        // Two-digit years, `род.`, and a date right after a name.
+        ("Самсонова Антонина, 30.11.43 г.р.", "30.11.43"),
+        ("род. 30.11.1943 в Твери", "30.11.1943"),
+        ("Самсонова Антонина (30.11.1943) направлена", "30.11.1943"),
+        (
+            "Пациент Данилов Николай Анатольевич, 11.05.2003",
+            "11.05.2003",
+        ),
+        ("Мария Иванова 12.04.1990 обратилась", "12.04.1990"),
+        ("Иванов И.И., 11.05.2003", "11.05.2003"),
     ];
 
-    const INVALID: [&str; 10] = [
+    const INVALID: [&str; 14] = [
         "Повторный приём 23.06.2025.",
         "Выдан 2008-04-27 ГУ МВД",
         "2025-10-01T16:30:00+05:00",
@@ -157,6 +206,12 @@ mod tests {
         "111.05.2003 г.р.",
         "Дата рождения указана в карте, визит 12.03.2024",
         "11.05.2003 г. Курган",
+        // Dates after words that are not names, and a two-digit year with
+        // no birth context.
+        "Повторный Прием (12.03.2025)",
+        "Заключение МРТ, 12.03.2025",
+        "визит 12.03.25, без жалоб",
+        "Иванов И.И. принят. 12.03.2025 повторно",
     ];
 
     #[test]
