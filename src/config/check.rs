@@ -357,6 +357,15 @@ pub(super) fn check_routes(
                 "set both (`records = \"$.items[*]\"`, `record_subject = \"id\"`) or neither",
             );
         }
+        if let Some(c) = &r.record_counts
+            && r.records.is_none()
+        {
+            d.at(
+                c.span(),
+                "`record_counts` names members beside a records array",
+                "set `records` and `record_subject` too, or remove `record_counts`",
+            );
+        }
         if let Some(rec) = &r.records
             && !rec.get_ref().starts_with('$')
         {
@@ -374,6 +383,7 @@ pub(super) fn check_routes(
                 methods,
                 records: r.records.map(Spanned::into_inner),
                 record_subject: r.record_subject.map(Spanned::into_inner),
+                record_counts: r.record_counts.map(Spanned::into_inner),
             });
         }
     }

@@ -81,6 +81,7 @@ pub struct RawRoute {
     pub methods: Option<RawMethods>,
     pub records: Option<Spanned<String>>,
     pub record_subject: Option<Spanned<String>>,
+    pub record_counts: Option<Spanned<Vec<String>>>,
 }
 
 /// `methods = { care = ["GET", "PUT"], "*" = ["GET"] }`

@@ -110,11 +110,14 @@ pub fn record_specs(routes: &[Route]) -> Result<HashMap<String, Arc<RecordSpec>>
         match (&r.records, &r.record_subject) {
             (None, None) => {}
             (Some(records), Some(subject)) => {
-                let spec =
+                let mut spec =
                     RecordSpec::parse(records, subject).map_err(|message| BuildError::Records {
                         route: template.clone(),
                         message,
                     })?;
+                if let Some(counts) = &r.record_counts {
+                    spec.counts.clone_from(counts);
+                }
                 out.insert(template, Arc::new(spec));
             }
             _ => {
@@ -218,6 +221,7 @@ fn fallback_route() -> Route {
         methods: MethodRules::default(),
         records: None,
         record_subject: None,
+        record_counts: None,
     }
 }
 
@@ -720,6 +724,19 @@ async fn respond(
     let rules = engine.rules().purpose(purpose);
     let redactor = engine.redactor(purpose, kind);
     let consent_mode = rules.consent;
+    // A purpose that never consults consent drops no record: its counts
+    // tell nothing and stay as the MIS wrote them.
+    let records = match records {
+        Some(spec)
+            if consent_mode == crate::rules::ConsentMode::None && !spec.counts.is_empty() =>
+        {
+            Some(Arc::new(crate::redact::RecordSpec {
+                counts: Vec::new(),
+                ..(*spec).clone()
+            }))
+        }
+        r => r,
+    };
     let (redactor, record_consent) = match (redactor, records) {
         (Some(r), Some(spec)) if kind.is_json() => (
             Some(r.with_records(spec).with_record_oracle(record_oracle(

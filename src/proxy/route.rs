@@ -194,6 +194,9 @@ pub struct Route {
     /// of their subject id. Carried for the engine; not used here yet.
     pub records: Option<String>,
     pub record_subject: Option<String>,
+    /// Members beside the records array that count its records (`total`);
+    /// `None`: [`crate::redact::RecordSpec::DEFAULT_COUNTS`].
+    pub record_counts: Option<Vec<String>>,
 }
 
 /// Why no subject could be read.
@@ -299,6 +302,7 @@ mod tests {
             methods: MethodRules::default(),
             records: None,
             record_subject: None,
+            record_counts: None,
         }
     }
 

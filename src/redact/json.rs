@@ -66,6 +66,25 @@ const CONTEXT_DEPTH: usize = 4;
 const NOT_ON_PATH: u8 = 0;
 const RECORDS: u8 = u8::MAX;
 
+/// The count members beside a records array (`"total": 29`), which would
+/// tell how many records consent dropped: rewritten to the number of
+/// records returned when any was dropped. One before the array is held in
+/// the output (bounded by `hold_back_bytes`) until the array closes.
+#[derive(Debug, Default)]
+struct Counts {
+    /// The member being read is a count member.
+    key: bool,
+    /// A count value already written, before the array closed: its output
+    /// span and whether it is a string.
+    held: Option<(usize, usize, bool)>,
+    /// Records returned so far in the array being read.
+    kept: u32,
+    /// `stats.records_dropped` when the array opened.
+    dropped_before: u32,
+    /// The array closed: records returned, and whether any was dropped.
+    done: Option<(u32, bool)>,
+}
+
 /// A record held back until its subject's verdict is known.
 struct HeldRecord {
     /// Its bytes in `JsonRedactor::queue`.
@@ -173,6 +192,8 @@ pub struct JsonRedactor {
     cur_elem: Option<Elem>,
     /// The bit of the required FHIR element the member being read is, or 0.
     cur_req: u8,
+    /// Counting the records array: see [`Counts`].
+    counts: Counts,
     /// Resources being streamed, outermost first.
     res: Vec<Res>,
     /// The next resource slot opened is a replay with this kind.
@@ -235,6 +256,7 @@ impl JsonRedactor {
             fhir_mode,
             cur_elem: None,
             cur_req: 0,
+            counts: Counts::default(),
             res: Vec::new(),
             replay_resource: None,
             person_refs: Vec::new(),
@@ -380,6 +402,10 @@ impl JsonRedactor {
             let base = out.len();
             self.member_start += base;
             self.shift_res(base, true);
+            if let Some((s, e, _)) = &mut self.counts.held {
+                *s += base;
+                *e += base;
+            }
             out.append(&mut self.carry);
         }
     }
@@ -552,8 +578,25 @@ impl JsonRedactor {
     }
 
     fn end_feed(&mut self, out: &mut Vec<u8>, out_start: usize) -> Result<(), RedactError> {
+        if let Some((s, e, _)) = self.counts.held
+            && out.len() - s > self.limits.hold_back_bytes
+        {
+            // The records array goes on past the hold: how many it will
+            // return is not known, and the MIS's count may tell how many
+            // consent drops. The count is written as unknown.
+            out.splice(s..e, *b"null");
+            if self.member_start >= e {
+                self.member_start = self.member_start + 4 - (e - s);
+            }
+            self.move_res_after(e, 4, e - s);
+            self.counts.held = None;
+            self.stats.counts_rewritten += 1;
+        }
         let member = self.carries().then_some(self.member_start);
-        let hold = self.res_hold_from();
+        let hold = match (self.res_hold_from(), self.counts.held) {
+            (Some(a), Some((b, _, _))) => Some(a.min(b)),
+            (a, b) => a.or(b.map(|(b, _, _)| b)),
+        };
         if hold.is_some_and(|h| out.len() - h > self.limits.hold_back_bytes) {
             return Err(RedactError::HoldBackOverflow(self.base));
         }
@@ -566,6 +609,10 @@ impl JsonRedactor {
             out.truncate(from);
             self.member_start = self.member_start.saturating_sub(from);
             self.shift_res(from, false);
+            if let Some((s, e, _)) = &mut self.counts.held {
+                *s -= from;
+                *e -= from;
+            }
             self.carried = true;
         }
         self.stats.bytes_out += (out.len() - out_start) as u64;
@@ -850,6 +897,16 @@ impl JsonRedactor {
         if !frame.obj || frame.sib.is_some() || frame.fx.ty != 0 {
             return i;
         }
+        // The object that holds the records array may hold its count.
+        if frame.rec != NOT_ON_PATH
+            && frame.rec != RECORDS
+            && self
+                .records
+                .as_ref()
+                .is_some_and(|r| frame.rec as usize == r.array.len())
+        {
+            return i;
+        }
         loop {
             let StrEnd::End(ke) = lex::string_end(inp, i + 1) else {
                 return i;
@@ -1080,6 +1137,10 @@ impl JsonRedactor {
             }
             self.member_open = false;
         }
+        self.counts.key = false;
+        if rec == RECORDS && self.capture.is_none() {
+            self.records_array(out, false);
+        }
         self.frames.push(Frame {
             obj,
             key,
@@ -1186,6 +1247,24 @@ impl JsonRedactor {
         };
         if self.capture.is_none() && closed.fx.ty != NOT_FHIR {
             self.fhir_close(src, out, i, &closed);
+        }
+        if self.capture.is_none() && self.records.is_some() {
+            if closed.rec == RECORDS {
+                src.flush_to(out, i);
+                self.records_array(out, true);
+            } else if closed.obj && self.frames.last().is_some_and(|f| f.rec == RECORDS) {
+                // A record written out: returned.
+                self.counts.kept += 1;
+            } else if closed.rec != NOT_ON_PATH
+                && self
+                    .records
+                    .as_ref()
+                    .is_some_and(|r| closed.rec as usize == r.array.len())
+            {
+                // The object that held the array (or would have): a count
+                // still held with no array after it stays as written.
+                self.counts.held = None;
+            }
         }
         let in_record = self.capture.as_ref().is_some_and(|c| c.record.is_some());
         let ends_sibling = self
@@ -1331,6 +1410,16 @@ impl JsonRedactor {
         }
         let depth = self.frames.len();
         if self.capture.is_none() {
+            self.counts.key = match (&self.records, self.frames.last()) {
+                (Some(spec), Some(f)) => {
+                    f.obj
+                        && f.rec != NOT_ON_PATH
+                        && f.rec != RECORDS
+                        && f.rec as usize == spec.array.len()
+                        && spec.counts.iter().any(|c| c.as_bytes() == raw)
+                }
+                _ => false,
+            };
             if self.frames.last().is_some_and(|f| f.fx.ty != NOT_FHIR) {
                 self.fhir_key(raw);
             } else {
@@ -1469,6 +1558,9 @@ impl JsonRedactor {
             if !f.obj && f.fx.ty != 0 {
                 f.fx.index = f.fx.index.saturating_add(1);
             }
+        }
+        if std::mem::take(&mut self.counts.key) && kind != Scalar::Lit {
+            return self.count_value(src, out, kind, s, e);
         }
         if kind == Scalar::Lit {
             return self.keep(src, s, e);
@@ -1628,6 +1720,66 @@ impl JsonRedactor {
         Ok(())
     }
 
+    /// A count member's value (`"total": 29`): after the records array, the
+    /// number returned when records were dropped; before it, kept as it is
+    /// and held until the array closes.
+    fn count_value(
+        &mut self,
+        src: &mut Src<'_>,
+        out: &mut Vec<u8>,
+        kind: Scalar,
+        s: usize,
+        e: usize,
+    ) -> Result<(), RedactError> {
+        let quoted = kind == Scalar::Str;
+        match self.counts.done {
+            Some((kept, true)) => {
+                self.stats.counts_rewritten += 1;
+                let lit = count_literal(kept, quoted);
+                self.replace(src, out, s, e, &lit)
+            }
+            Some((_, false)) => self.keep(src, s, e),
+            None => {
+                src.flush_to(out, s);
+                let start = out.len();
+                self.keep(src, s, e)?;
+                src.flush_to(out, e);
+                self.counts.held = Some((start, out.len(), quoted));
+                Ok(())
+            }
+        }
+    }
+
+    /// The records array opened (`open`) or closed (`closed`).
+    fn records_array(&mut self, out: &mut Vec<u8>, closed: bool) {
+        if !closed {
+            self.counts.kept = 0;
+            self.counts.dropped_before = self.stats.records_dropped;
+            self.counts.done = None;
+            return;
+        }
+        let dropped = self.stats.records_dropped != self.counts.dropped_before;
+        self.counts.done = Some((self.counts.kept, dropped));
+        let Some((start, end, quoted)) = self.counts.held.take() else {
+            return;
+        };
+        if !dropped {
+            return;
+        }
+        self.stats.counts_rewritten += 1;
+        let lit = count_literal(self.counts.kept, quoted);
+        let (old, new) = (end - start, lit.len());
+        out.splice(start..end, lit);
+        // Output positions after the count move with it.
+        let moved = |p: &mut usize| {
+            if *p >= end {
+                *p = *p + new - old;
+            }
+        };
+        moved(&mut self.member_start);
+        self.move_res_after(end, new, old);
+    }
+
     /// Applies a non-`Allow` action to the whole value `[s, e)`.
     #[allow(clippy::too_many_arguments)]
     fn whole(
@@ -1738,6 +1890,17 @@ impl JsonRedactor {
         } else {
             St::CommaOrEnd
         };
+    }
+}
+
+/// A count as JSON: a number, or a string when the MIS wrote it as one.
+fn count_literal(n: u32, quoted: bool) -> Vec<u8> {
+    let mut b = itoa::Buffer::new();
+    let digits = b.format(n).as_bytes();
+    if quoted {
+        [b"\"".as_slice(), digits, b"\""].concat()
+    } else {
+        digits.to_vec()
     }
 }
 

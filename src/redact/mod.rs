@@ -77,6 +77,8 @@ pub struct RedactStats {
     pub records_dropped: u32,
     /// FHIR narratives replaced because the purpose may not see them.
     pub narratives_replaced: u32,
+    /// Count members (`total`) rewritten because records were dropped.
+    pub counts_rewritten: u32,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }

@@ -10,9 +10,22 @@ pub struct RecordSpec {
     pub array: Vec<String>,
     /// Keys from the record's root to its subject id (`id`, `patient.id`).
     pub subject: Vec<String>,
+    /// Members of the object that holds the records array which count the
+    /// records (`total`): rewritten to the number returned when records
+    /// are dropped, so that the count does not tell how many were.
+    pub counts: Vec<String>,
 }
 
 impl RecordSpec {
+    /// The count members of a route that names none.
+    pub const DEFAULT_COUNTS: [&str; 5] = [
+        "total",
+        "count",
+        "totalCount",
+        "total_count",
+        "totalElements",
+    ];
+
     /// Parses `records = "$.items[*]"` and `record_subject = "id"`.
     pub fn parse(records: &str, record_subject: &str) -> Result<RecordSpec, String> {
         let path = records.trim();
@@ -43,7 +56,11 @@ impl RecordSpec {
                 "record_subject = {record_subject:?}: name the key that holds each record's subject id, like \"id\""
             ));
         }
-        Ok(RecordSpec { array, subject })
+        Ok(RecordSpec {
+            array,
+            subject,
+            counts: Self::DEFAULT_COUNTS.map(str::to_owned).to_vec(),
+        })
     }
 }
 

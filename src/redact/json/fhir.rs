@@ -775,6 +775,24 @@ impl JsonRedactor {
             .min()
     }
 
+    /// Output bytes `[.., at)` became `new` long instead of `old`: the
+    /// positions a resource keeps from `at` on move with them.
+    pub(super) fn move_res_after(&mut self, at: usize, new: usize, old: usize) {
+        let f = |p: &mut usize| {
+            if *p >= at {
+                *p = *p + new - old;
+            }
+        };
+        for r in &mut self.res {
+            if let Some((p, _)) = &mut r.insert {
+                f(p);
+            }
+            if let Some((p, _)) = &mut r.security_end {
+                f(p);
+            }
+        }
+    }
+
     /// Moves every output position a resource keeps by `delta`.
     pub(super) fn shift_res(&mut self, by: usize, up: bool) {
         let f = |p: &mut usize| {

@@ -248,10 +248,11 @@ fn records_whose_id_comes_first_stream_from_their_brace() {
 fn records_of_withdrawn_subjects_are_dropped_at_any_chunking() {
     let doc = r#"{"items": [{"id":"1","lastName":"Иванов"}, {"lastName":"Петров","id":"2"}, {"id":"3","lastName":"Сидоров"}], "total": 3}"#;
     let spec = RecordSpec::parse("$.items[*]", "id").unwrap();
-    let want_drop2 = r#"{"items": [{"id":"1","lastName":"Иванов"}, {"id":"3","lastName":"Сидоров"}], "total": 3}"#;
+    // `total` says how many were returned, not how many the MIS had.
+    let want_drop2 = r#"{"items": [{"id":"1","lastName":"Иванов"}, {"id":"3","lastName":"Сидоров"}], "total": 2}"#;
     // The whitespace after a dropped first record's comma stays, as it does
     // for any removed first member.
-    let want_drop1 = r#"{"items": [ {"lastName":"Петров","id":"2"}, {"id":"3","lastName":"Сидоров"}], "total": 3}"#;
+    let want_drop1 = r#"{"items": [ {"lastName":"Петров","id":"2"}, {"id":"3","lastName":"Сидоров"}], "total": 2}"#;
     for chunk in [1, 2, 3, 7, 16, 1000] {
         let (out, _) = redact_records(Purpose::Care, doc.as_bytes(), chunk, &spec, |s| {
             if s == "2" {
@@ -275,7 +276,7 @@ fn records_of_withdrawn_subjects_are_dropped_at_any_chunking() {
             RecordVerdict::Drop
         })
         .unwrap();
-        assert_eq!(out, r#"{"items": [], "total": 3}"#, "chunk {chunk}");
+        assert_eq!(out, r#"{"items": [], "total": 0}"#, "chunk {chunk}");
         let (out, _) = redact_records(Purpose::Care, doc.as_bytes(), chunk, &spec, |_| {
             RecordVerdict::Keep
         })
@@ -636,6 +637,8 @@ fn fhir_search_bundle_records_for_marketing_are_redacted_and_labelled() {
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         let entries = v["entry"].as_array().unwrap();
         assert_eq!(entries.len(), 2, "chunk {chunk}: {out}");
+        // Bundle.total says what was returned, before or after the entries.
+        assert_eq!(v["total"], 2, "chunk {chunk}: {out}");
         for e in entries {
             assert_eq!(
                 e["resource"]["meta"]["security"][0]["code"], "REDACTED",
@@ -647,4 +650,63 @@ fn fhir_search_bundle_records_for_marketing_are_redacted_and_labelled() {
             );
         }
     }
+}
+
+#[test]
+fn counts_beside_the_records_say_only_what_was_returned() {
+    // `total` before the list (held until the list closes), `count` after
+    // it, a string count, and a page whose records are all kept.
+    let items: Vec<String> = (1..=6)
+        .map(|i| format!(r#"{{"id":"{i}","note":"запись {i}"}}"#))
+        .collect();
+    let list = items.join(",");
+    let spec = RecordSpec::parse("$.items[*]", "id").unwrap();
+    let drop_even = |s: &str| {
+        if s.parse::<u32>().unwrap() % 2 == 0 {
+            RecordVerdict::Drop
+        } else {
+            RecordVerdict::Keep
+        }
+    };
+    let keep_all = |_: &str| RecordVerdict::Keep;
+    let before = format!(r#"{{"total":6,"page":1,"items":[{list}],"count":"6","next":null}}"#);
+    for chunk in [1, 3, 16, 100_000] {
+        let (out, _) =
+            redact_records(Purpose::Care, before.as_bytes(), chunk, &spec, drop_even).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["items"].as_array().unwrap().len(), 3, "{out}");
+        assert_eq!(v["total"], 3, "chunk {chunk}: {out}");
+        assert_eq!(v["count"], "3", "chunk {chunk}: {out}");
+        assert_eq!(v["page"], 1);
+        // Nothing dropped: the document is as the MIS wrote it.
+        let (out, _) =
+            redact_records(Purpose::Care, before.as_bytes(), chunk, &spec, keep_all).unwrap();
+        assert_eq!(out, before, "chunk {chunk}");
+    }
+    // Nested lists and FHIR Bundles count the same way.
+    let spec = RecordSpec::parse("$.data.list[*]", "id").unwrap();
+    let nested = format!(r#"{{"data":{{"total":6,"list":[{list}]}},"total":99}}"#);
+    let (out, _) = redact_records(Purpose::Care, nested.as_bytes(), 7, &spec, drop_even).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["data"]["total"], 3, "{out}");
+    assert_eq!(v["total"], 99, "a count elsewhere is not this list's");
+}
+
+#[test]
+fn a_count_held_past_the_bound_is_written_as_unknown() {
+    // A count before a list longer than the hold: the output cannot wait,
+    // and the MIS's number may tell how many consent drops.
+    let items: Vec<String> = (0..4000)
+        .map(|i| format!(r#"{{"id":"{i}","note":"{}"}}"#, "x".repeat(300)))
+        .collect();
+    let doc = format!(r#"{{"total":4000,"items":[{}]}}"#, items.join(","));
+    assert!(doc.len() > 1 << 20);
+    let spec = RecordSpec::parse("$.items[*]", "id").unwrap();
+    let (out, _) = redact_records(Purpose::Care, doc.as_bytes(), 64 << 10, &spec, |_| {
+        RecordVerdict::Keep
+    })
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["total"], serde_json::Value::Null);
+    assert_eq!(v["items"].as_array().unwrap().len(), 4000);
 }
