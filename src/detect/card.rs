@@ -8,13 +8,16 @@
 //!
 //! Every Luhn-valid 16-digit number is also a valid ENP (OMS policy), so a
 //! 16-digit number is told apart by a keyword before it and, failing that, by
-//! the prefix of the three networks of the Russian market (Mir, Visa,
-//! Mastercard): see [`classify16`]. The other networks' prefixes (50, 62,
-//! 65...) are also region codes that start ENPs, so at 16 digits they need
-//! the keyword.
+//! its prefix: a card network's prefix makes it a card first (see
+//! [`classify16`]). The prefixes of JCB, Discover, UnionPay and Maestro
+//! (35, 60, 62, 65...) are also region codes that start ENPs; without a
+//! keyword such a number is reported as a card, so a purpose that may see
+//! policies but not cards (`care`) masks it: failing closed costs a policy
+//! number written without «полис» its digits, where the other way would let
+//! a card through.
 
 use super::digits::{Cluster, Sep};
-use super::text::LookBehind;
+use super::text::{LookBehind, chars_in_sentence_before, sentence_end_after};
 use crate::class::FieldClass;
 
 /// Card brands the detector recognises.
@@ -44,11 +47,6 @@ impl Brand {
                 16..=19
             }
         }
-    }
-
-    /// One of the three networks of the Russian market.
-    fn domestic(self) -> bool {
-        matches!(self, Brand::Mir | Brand::Visa | Brand::Mastercard)
     }
 }
 
@@ -106,13 +104,29 @@ pub fn is_valid(digits: &[u8]) -> bool {
     brand(digits).is_some_and(|b| b.lengths().contains(&digits.len())) && luhn(digits)
 }
 
-/// The prefix of a Mir, Visa or Mastercard card.
-fn domestic(digits: &[u8]) -> bool {
-    brand(digits).is_some_and(Brand::domestic)
-}
+/// Keywords (lower case) that say a number is a bank card: the card's
+/// names and the words of a payment made with one (оплата, списание,
+/// возврат, платёж, транзакция).
+pub(crate) const CARD_WORDS: &[&str] = &[
+    "карт",
+    "card",
+    "visa",
+    "мир",
+    "mastercard",
+    "maestro",
+    "оплат",
+    "списан",
+    "возврат",
+    "плат",
+    "транзакц",
+    "деньг",
+    "автоплат",
+    "payment",
+];
 
-/// Keywords (lower case) that say a number is a bank card.
-pub(crate) const CARD_WORDS: &[&str] = &["карт", "card", "visa", "мир", "mastercard", "maestro"];
+/// How far after a number a card word counts, in chars («продиктовал номер
+/// … для оплаты»).
+const AFTER_CHARS: usize = 40;
 /// Keywords (lower case) that say a number is an OMS policy.
 pub(crate) const OMS_WORDS: &[&str] = &["полис", "омс", "енп", "policy", "oms", "enp"];
 
@@ -120,20 +134,39 @@ pub(crate) const OMS_WORDS: &[&str] = &["полис", "омс", "енп", "polic
 pub(crate) const KEYWORD_CHARS: usize = 40;
 
 /// Card or OMS policy, for a Luhn-valid 16-digit number starting at `pos`:
-/// the nearest keyword within 40 chars decides, otherwise a card brand
+/// the nearest keyword within 40 chars decides, otherwise a card network's
 /// prefix means a card and anything else an ENP. Returns the classes the
 /// number may be reported as, in order of preference; a card only when it
-/// has a known brand or a card keyword.
-pub(crate) fn classify16(text: &str, pos: usize, digits: &[u8]) -> [Option<FieldClass>; 2] {
-    let lb = LookBehind::new(text, pos, KEYWORD_CHARS);
+/// has a known network's prefix or a card keyword.
+pub(crate) fn classify16(
+    text: &str,
+    pos: usize,
+    end: usize,
+    digits: &[u8],
+) -> [Option<FieldClass>; 2] {
+    // Keywords count within the number's sentence: «полис ОМС привязан.
+    // Клиент продиктовал номер …» says nothing of the number.
+    let lb = LookBehind::new(
+        text,
+        pos,
+        chars_in_sentence_before(text, pos, KEYWORD_CHARS),
+    );
     let card_word = lb.last(CARD_WORDS);
     let oms_word = lb.last(OMS_WORDS);
-    let is_card = card_word.is_some() || domestic(digits);
+    let branded = is_valid(digits);
+    // A card word right after the number counts when none stands before it.
+    let card_after = || {
+        let to = sentence_end_after(text, end, AFTER_CHARS);
+        let n = text[end..to].chars().count();
+        LookBehind::new(text, to, n).contains(CARD_WORDS)
+    };
+    let after = card_word.is_none() && oms_word.is_none() && card_after();
+    let is_card = card_word.is_some() || branded || after;
     let card_first = match (card_word, oms_word) {
         (Some(c), Some(o)) => c > o,
         (Some(_), None) => true,
         (None, Some(_)) => false,
-        (None, None) => domestic(digits),
+        (None, None) => branded || after,
     };
     match (card_first, is_card) {
         (true, _) => [Some(FieldClass::Card), Some(FieldClass::OmsPolicy)],
@@ -259,25 +292,68 @@ mod tests {
     }
 
     #[test]
-    fn other_networks_at_16_digits_need_a_card_word() {
-        // Their prefixes also start ENPs (region 50, 62, 65...): alone they
-        // read as a policy, after a card word as a card.
+    fn other_networks_at_16_digits_are_cards_unless_a_policy_word() {
+        // Their prefixes also start ENPs (region 35, 60, 62...): alone they
+        // read as a card first (fail closed), after a policy word as a policy.
         for n in ["6011111111111117", "3530111333300000", "6200000000000005"] {
             let t = format!("номер {n}");
             let p = t.len() - n.len();
             assert_eq!(
-                classify16(&t, p, n.as_bytes())[0],
-                Some(FieldClass::OmsPolicy),
+                classify16(&t, p, t.len(), n.as_bytes()),
+                [Some(FieldClass::Card), Some(FieldClass::OmsPolicy)],
                 "{n}"
             );
-            let t = format!("карта {n}");
+            let t = format!("полис {n}");
             let p = t.len() - n.len();
             assert_eq!(
-                classify16(&t, p, n.as_bytes())[0],
-                Some(FieldClass::Card),
+                classify16(&t, p, t.len(), n.as_bytes()),
+                [Some(FieldClass::OmsPolicy), Some(FieldClass::Card)],
                 "{n}"
             );
         }
+    }
+
+    #[test]
+    fn payment_words_say_card() {
+        // 3505... is in no network's range; the payment says card.
+        for t in [
+            "Двойное списание по 3505914570478905, передано",
+            "вернуть деньги, возврат на 3505 9145 7047 8905",
+            "оплата 3505-9145-7047-8905 не прошла",
+        ] {
+            let p = t.find('3').unwrap();
+            let n: Vec<u8> = t[p..].bytes().filter(u8::is_ascii_digit).take(16).collect();
+            assert_eq!(
+                classify16(t, p, t.len(), &n)[0],
+                Some(FieldClass::Card),
+                "{t}"
+            );
+        }
+        // After the number: «продиктовал номер … для оплаты».
+        let t = "продиктовал номер 3505914570478905 для оплаты";
+        let p = t.find('3').unwrap();
+        assert_eq!(
+            classify16(t, p, p + 16, b"3505914570478905")[0],
+            Some(FieldClass::Card)
+        );
+        let t = "3505 9145 7047 8905 — привязана в личном кабинете, автоплатёж";
+        assert_eq!(
+            classify16(t, 0, 19, b"3505914570478905")[0],
+            Some(FieldClass::Card)
+        );
+        // A keyword of the sentence before does not count.
+        let t = "полис ОМС привязан. Клиент продиктовал номер 4838295171886696";
+        let p = t.find('4').unwrap();
+        assert_eq!(
+            classify16(t, p, t.len(), b"4838295171886696")[0],
+            Some(FieldClass::Card)
+        );
+        let t = "номер 3505914570478905";
+        let p = t.find('3').unwrap();
+        assert_eq!(
+            classify16(t, p, t.len(), b"3505914570478905"),
+            [Some(FieldClass::OmsPolicy), None]
+        );
     }
 
     #[test]
@@ -285,19 +361,19 @@ mod tests {
         let t = "Полис ОМС 4111111111111111";
         let p = t.find('4').unwrap();
         assert_eq!(
-            classify16(t, p, b"4111111111111111")[0],
+            classify16(t, p, t.len(), b"4111111111111111")[0],
             Some(FieldClass::OmsPolicy)
         );
         let t = "карта 7700000000000008";
         let p = t.find('7').unwrap();
         assert_eq!(
-            classify16(t, p, b"7700000000000008")[0],
+            classify16(t, p, t.len(), b"7700000000000008")[0],
             Some(FieldClass::Card)
         );
         let t = "номер 7700000000000008";
         let p = t.find('7').unwrap();
         assert_eq!(
-            classify16(t, p, b"7700000000000008"),
+            classify16(t, p, t.len(), b"7700000000000008"),
             [Some(FieldClass::OmsPolicy), None]
         );
     }

@@ -288,7 +288,14 @@ fn resolve(text: &str, out: &mut Vec<Finding>, base: usize) {
                 })
                 .collect();
         }
-        kept.extend(pieces.into_iter().map(trim).filter(|p| p.start < p.end));
+        // A finding nothing cut keeps its edges (`+7...`, `К.Ф.`).
+        let whole = pieces.len() == 1 && pieces[0] == f;
+        kept.extend(
+            pieces
+                .into_iter()
+                .map(|p| if whole { p } else { trim(p) })
+                .filter(|p| p.start < p.end),
+        );
     }
     kept.sort_unstable_by_key(|f| f.start);
     out.truncate(base);

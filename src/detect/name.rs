@@ -9,7 +9,18 @@
 //!   case (`Самсонова Антонина`, `Мария Иванова`, `Ивановой Марии`), the
 //!   given name known from the lexicon ([`super::lexicon`]). A given name
 //!   that is also a word (`Вера`, `Роман`) needs a neighbour shaped like a
-//!   surname (`Вера Соколова`, not `Слава России`).
+//!   surname (`Вера Соколова`, not `Слава России`);
+//! - a given name the lexicon does not know (`Гостомысл Федотов`,
+//!   `Некрасова Радима`), told by the surname beside it: two capitalised
+//!   words side by side, one with a possessive or invariable surname ending
+//!   (-ов, -ев, -ин in their case forms; -енко, -ук, -ян, -их, -дзе...). The
+//!   first word of a sentence is capitalised whatever it is, so when a third
+//!   capitalised word follows, the name is the later pair (`Жалобу
+//!   Некрасова Радима`). A bare -ин/-ын
+//!   word (`Метформин Канон`, `Инсулин Хумулин`) is a drug more often than a
+//!   surname: without a case ending it needs the lexicon;
+//! - surname and one initial, either order: `Русаковой Е.`, `А. Кондратьевой`,
+//!   the surname shaped as one.
 //!
 //! A capitalised word is Cyrillic, starts with a capital and goes on in
 //! small letters (`ГУ МВД` is not one). Role words that stand before names
@@ -172,24 +183,115 @@ fn usable_surname(word: &str) -> bool {
 /// Endings of Russian surnames in their case forms: a possessive stem
 /// (-ов, -ев, -ин, -ын) or an adjective one (-ск-, -цк-) with its case
 /// ending (Иванов, Ивановой, Ильиным, Вяземская, Вяземскому), or an
-/// invariable one (-их, -ых, -енко, -юк, -ук, -ян, -дзе, -швили). Only a
-/// given name that is also a word needs its neighbour to have one.
+/// invariable one (-их, -ых, -енко, -дзе, -швили), or -ук, -юк, -ян, which
+/// decline for men (Ковальчука, Саркисяну). Only a given name that is also
+/// a word needs its neighbour to have one.
 fn surname_shaped(word: &str) -> bool {
+    surname_shape(word).is_some()
+}
+
+/// Which kind of surname ending a word has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// -ов, -ев, -ин... with a case ending (Иванова, Ильиным).
+    Possessive,
+    /// -ин, -ын with no ending: a drug's name as often (Метформин).
+    BareIn,
+    /// -ский, -цкая...: an adjective, like the names of places and bodies.
+    Adjective,
+    /// -енко, -их, -ук, -ян...
+    Invariable,
+}
+
+fn surname_shape(word: &str) -> Option<Shape> {
     const POSSESSIVE: &[&str] = &["ов", "ев", "ёв", "ин", "ын"];
-    const POSSESSIVE_CASES: &[&str] = &["", "а", "у", "ым", "е", "ой", "ою", "ы"];
+    const POSSESSIVE_CASES: &[&str] = &["а", "у", "ым", "е", "ой", "ою", "ы"];
     const ADJECTIVE: &[&str] = &["ск", "цк"];
     const ADJECTIVE_CASES: &[&str] = &["ий", "ая", "ого", "ому", "им", "ом", "ой", "ую"];
-    const INVARIABLE: &[&str] = &["их", "ых", "енко", "юк", "ук", "ян", "дзе", "швили"];
+    const INVARIABLE: &[&str] = &["их", "ых", "енко", "дзе", "швили"];
+    const MALE_DECLINED: &[&str] = &["ук", "юк", "ян"];
+    const MALE_CASES: &[&str] = &["", "а", "у", "ом", "е"];
     let stem_case = |stems: &[&str], cases: &[&str]| {
         cases.iter().any(|c| {
             word.strip_suffix(c)
                 .is_some_and(|w| stems.iter().any(|s| w.ends_with(s)))
         })
     };
-    word.chars().count() >= 4
-        && (stem_case(POSSESSIVE, POSSESSIVE_CASES)
-            || stem_case(ADJECTIVE, ADJECTIVE_CASES)
-            || INVARIABLE.iter().any(|e| word.ends_with(e)))
+    if word.chars().count() < 4 {
+        return None;
+    }
+    if ["ов", "ев", "ёв"].iter().any(|e| word.ends_with(e))
+        || stem_case(POSSESSIVE, POSSESSIVE_CASES)
+    {
+        Some(Shape::Possessive)
+    } else if ["ин", "ын"].iter().any(|e| word.ends_with(e)) {
+        Some(Shape::BareIn)
+    } else if stem_case(ADJECTIVE, ADJECTIVE_CASES) {
+        Some(Shape::Adjective)
+    } else if INVARIABLE.iter().any(|e| word.ends_with(e)) || stem_case(MALE_DECLINED, MALE_CASES) {
+        Some(Shape::Invariable)
+    } else {
+        None
+    }
+}
+
+/// A surname ending strong enough to name a person beside any capitalised
+/// word: possessive with a case ending, or invariable.
+fn tells_a_surname(word: &str) -> bool {
+    matches!(
+        surname_shape(word),
+        Some(Shape::Possessive | Shape::Invariable)
+    ) && usable_surname(word)
+}
+
+/// Whether the word at `pos` follows a street or place word (`ул.`,
+/// `проспект`, `им.`): streets and bodies named after people
+/// (`ул. Академика Бардина`) are not persons.
+fn after_place_word(text: &str, pos: usize) -> bool {
+    const PLACE_WORDS: &[&str] = &[
+        "ул.",
+        "улица",
+        "улицы",
+        "пр.",
+        "пр-т",
+        "проспект",
+        "пер.",
+        "переулок",
+        "пл.",
+        "площадь",
+        "б-р",
+        "бульвар",
+        "наб.",
+        "набережная",
+        "ш.",
+        "шоссе",
+        "им.",
+        "имени",
+        "г.",
+        "пос.",
+        "мкр.",
+        "проезд",
+    ];
+    let before = text[..pos].trim_end_matches([' ', '\u{a0}']);
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(is_letter(c) || c == '.' || c == '-'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let word = before[start..].to_lowercase();
+    PLACE_WORDS.contains(&word.as_str())
+}
+
+/// Whether the word at `pos` opens a sentence: nothing before it but
+/// spaces, or a mark that ends a sentence or opens a quote, list or aside.
+/// A word after a letter, digit or comma stands inside a sentence, where
+/// only names and other proper nouns are capitalised.
+fn opens_sentence(text: &str, pos: usize) -> bool {
+    let before = text[..pos].trim_end_matches([' ', '\u{a0}']);
+    match before.chars().next_back() {
+        None => true,
+        Some(c) => !(is_letter(c) || c.is_ascii_digit() || c == ','),
+    }
 }
 
 /// A given name and a surname side by side, either order: `first` and
@@ -236,6 +338,18 @@ fn initials(text: &str, pos: usize) -> Option<usize> {
     Some(p)
 }
 
+/// One initial at `pos` (`Е.`) that is not the first of two: the offset
+/// after its dot.
+fn one_initial(text: &str, pos: usize) -> Option<usize> {
+    let c = char_at(text, pos)?;
+    if !is_cyr_upper(c) || char_before(text, pos).is_some_and(is_letter) {
+        return None;
+    }
+    let p = pos + c.len_utf8();
+    (text.as_bytes().get(p) == Some(&b'.')).then_some(())?;
+    (initials(text, pos).is_none()).then_some(p + 1)
+}
+
 /// The capitalised word that ends one space before `pos`: its start.
 fn cap_word_before(text: &str, pos: usize) -> Option<usize> {
     let sp = char_before(text, pos)?;
@@ -279,23 +393,62 @@ fn match_at(text: &str, pos: usize) -> Option<(usize, usize)> {
         }
         return None;
     }
+    // One initial and a surname: `А. Кондратьевой`.
+    if let Some(after) = one_initial(text, pos) {
+        let s = one_space(text, after)?;
+        let end = cap_word(text, s)?;
+        let surname = &text[s..end];
+        let ok = surname_shaped(surname) && usable_surname(surname) && !after_place_word(text, pos);
+        return ok.then_some((pos, end));
+    }
     let w_end = cap_word(text, pos)?;
     let w = &text[pos..w_end];
     let next = one_space(text, w_end)?;
-    // Surname and initials: `Иванов И.И.`
+    // Surname and initials: `Иванов И.И.`, or one initial after a word
+    // shaped as a surname: `Русаковой Е.`
     if let Some(end) = initials(text, next)
         && !char_at(text, end).is_some_and(is_letter)
     {
         return usable_surname(w).then_some((pos, end));
     }
+    if let Some(end) = one_initial(text, next)
+        && surname_shaped(w)
+        && usable_surname(w)
+    {
+        return Some((pos, end));
+    }
     // Given name and patronymic.
     let p_end = cap_word(text, next)?;
     let p = &text[next..p_end];
+    let opens = opens_sentence(text, pos);
     let mut end = if is_patronymic(p) {
         p_end
     } else if given_and_surname(w, p) {
+        // The first word of a sentence before a given name is capitalised
+        // whatever it is (`Звонила Дарья Алексеева`): when a capitalised
+        // word follows the given name, the name is that pair.
+        if opens
+            && !surname_shaped(w)
+            && lexicon::is_given_name(p)
+            && one_space(text, p_end)
+                .and_then(|s| cap_word(text, s))
+                .is_some()
+        {
+            return None;
+        }
         // A given name and a surname; a patronymic after them belongs to
         // the name too (`Иванова Мария Петровна`).
+        return Some((pos, patronymic_after(text, p_end).unwrap_or(p_end)));
+    } else if !after_place_word(text, pos) && (tells_a_surname(w) && usable_surname(p))
+        || (tells_a_surname(p)
+            && !after_place_word(text, pos)
+            && usable_surname(w)
+            && !(opens
+                && one_space(text, p_end)
+                    .and_then(|s| cap_word(text, s))
+                    .is_some()))
+    {
+        // A given name the lexicon does not know, beside a surname.
         return Some((pos, patronymic_after(text, p_end).unwrap_or(p_end)));
     } else {
         // `Рашид Мамед оглы`
@@ -427,6 +580,61 @@ mod tests {
         "Тверская Область",
         "Мария",
     ];
+
+    /// Given names the lexicon does not know, told by the surname beside
+    /// them; one initial with a surname.
+    const BY_THE_SURNAME: [(&str, &str); 14] = [
+        (
+            "Гостомысл Федотов (1951 г.р.) — жалобы",
+            "Гостомысл Федотов",
+        ),
+        ("Жалобу Некрасова Радима передали", "Некрасова Радима"),
+        (
+            "Соединили с Гостомыслом Крюковым, вопрос снят",
+            "Гостомыслом Крюковым",
+        ),
+        ("Звонил Мина Герасимов, просит", "Мина Герасимов"),
+        (
+            "Результаты отправлены Шевченко Вышеславу, номер",
+            "Шевченко Вышеславу",
+        ),
+        ("Со слов Саркисяна Андрона, у мамы", "Саркисяна Андрона"),
+        ("Звонила Дарья Алексеева, просит", "Дарья Алексеева"),
+        ("Амбулаторную карту Русаковой Е. передали", "Русаковой Е."),
+        ("Консультация А. Кондратьевой перенесена", "А. Кондратьевой"),
+        ("Осмотр провёл Е. Калинин, диагноз", "Е. Калинин"),
+        ("Талон для Ковальчук А. аннулирован", "Ковальчук А."),
+        ("По поручению И. Мельничука пациенту", "И. Мельничука"),
+        ("Консультация В. Долгих перенесена", "В. Долгих"),
+        ("Направлен к Новицкому С., приём", "Новицкому С."),
+    ];
+
+    /// Capitalised pairs that name nobody.
+    const NOT_PERSONS: [&str; 13] = [
+        "назначен Метформин Канон по 500 мг",
+        "Инсулин Хумулин 10 ЕД перед едой",
+        "Аспирин Кардио 100 мг на ночь",
+        "Жалобу Пациента передали",
+        "Запись на приём к терапевту",
+        "в Московской Области",
+        "Российской Федерации",
+        "Приложение Б. к договору",
+        "Корпус В. этаж 2",
+        "витамин Д. Назначен повторно",
+        "анализ мочи по Нечипоренко, болезнь Боткина",
+        "Результатов пока нет",
+        "ул. Маршала Жукова, д. 5",
+    ];
+
+    #[test]
+    fn names_told_by_the_surname() {
+        for (text, name) in BY_THE_SURNAME {
+            assert_eq!(names(text), vec![name], "{text}");
+        }
+        for text in NOT_PERSONS {
+            assert!(names(text).is_empty(), "{text}: {:?}", names(text));
+        }
+    }
 
     #[test]
     fn names_without_a_patronymic() {

@@ -162,6 +162,10 @@ fn best_at(c: &Cluster<'_>, gi: usize) -> Option<Candidate> {
         }
     }
 
+    // Longest layout first, but four groups of four that pass the check
+    // win over the same with a short group after them: `… 5655 2 300,00 ₽`
+    // is a card and a price.
+    let mut card_at = None;
     for last in card::match_layouts(c, gi).into_iter().flatten() {
         if !c.can_end(last) {
             continue;
@@ -172,14 +176,20 @@ fn best_at(c: &Cluster<'_>, gi: usize) -> Option<Candidate> {
             continue;
         }
         let classes = if n == 16 {
-            card::classify16(c.text, g[gi].start, digits)
+            card::classify16(c.text, g[gi].start, g[last].end, digits)
         } else if card::is_valid(digits) {
             [Some(FieldClass::Card), None]
         } else {
             continue;
         };
-        keep(&mut best, Candidate { last, classes });
-        break;
+        let sixteen = n == 16;
+        card_at = Some(Candidate { last, classes });
+        if sixteen {
+            break;
+        }
+    }
+    if let Some(card) = card_at {
+        keep(&mut best, card);
     }
 
     if g[gi].len() == 12 && c.can_end(gi) {
@@ -197,7 +207,8 @@ fn best_at(c: &Cluster<'_>, gi: usize) -> Option<Candidate> {
 
     if let Some(last) = passport::match_layout(c, gi).filter(|&l| c.can_end(l))
         && best.is_none_or(|b| last > b.last)
-        && let Some(class) = passport::context_class(c.text, g[gi].start)
+        && let Some(class) =
+            passport::context_class(c.text, g[gi].start, passport::split_series(c, gi))
     {
         best = Some(Candidate {
             last,

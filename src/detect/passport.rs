@@ -3,7 +3,13 @@
 //! `45 09 № 123456`, the N3.Health form `4509:123456`, or `4509123456`.
 //!
 //! There is no check digit, so in prose the detector reports a passport only
-//! when a passport keyword is the nearest keyword within 40 chars before it.
+//! when a passport or identity-document keyword («паспорт», «документ»,
+//! «удостоверение») is the nearest keyword within 40 chars before it, or,
+//! with no keyword of any number before it, when it is written the way only
+//! passports are written: the series split in two (`45 09 123456`,
+//! `45 09 № 123456`) with a region code that is not `00` and a blank year
+//! from 97 to 35 (the series' last two digits are the year the blank was
+//! printed; the Russian passport of this form exists since 1997).
 //! The same 4+6 layout after «полис»/«ОМС» is an old-style OMS policy.
 //! Whole values under a passport key are checked by [`looks_like_passport`].
 
@@ -12,7 +18,7 @@ use super::text::LookBehind;
 use crate::class::FieldClass;
 
 /// Keywords (lower case) that introduce a passport.
-const PASSPORT_WORDS: &[&str] = &["паспорт", "пасп.", "passport", "удостоверени"];
+const PASSPORT_WORDS: &[&str] = &["паспорт", "пасп.", "passport", "удостоверени", "документ"];
 /// «серия» introduces a passport, or an old OMS policy after «полис».
 const SERIES_WORDS: &[&str] = &["серия", "серии", "series"];
 const OMS_WORDS: &[&str] = &["полис", "омс", "oms", "policy"];
@@ -52,15 +58,38 @@ pub(crate) fn match_layout(c: &Cluster<'_>, gi: usize) -> Option<usize> {
     None
 }
 
+/// Whether the series-and-number at `gi` is written with the series split in
+/// two (`45 09 123456`), a region code other than `00` and a plausible blank
+/// year (97–99, 00–35): the layout alone says passport.
+pub(crate) fn split_series(c: &Cluster<'_>, gi: usize) -> bool {
+    let g = c.groups();
+    let Some([region, year, _]) = g.get(gi..gi + 3) else {
+        return false;
+    };
+    if region.len() != 2 || year.len() != 2 {
+        return false;
+    }
+    let mut buf = [0u8; 32];
+    if c.digits(gi, gi + 1, &mut buf) != 4 {
+        return false;
+    }
+    let region = [buf[0], buf[1]];
+    let yy = u32::from(buf[2] - b'0') * 10 + u32::from(buf[3] - b'0');
+    region != *b"00" && (yy >= 97 || yy <= 35)
+}
+
 /// The class of a series-and-number found at `pos`, decided by the nearest
-/// keyword before it: a passport, an old OMS policy, or nothing.
-pub(crate) fn context_class(text: &str, pos: usize) -> Option<FieldClass> {
+/// keyword before it: a passport, an old OMS policy, or nothing. With no
+/// keyword at all, `split_series` (see [`split_series`]) makes it a passport.
+pub(crate) fn context_class(text: &str, pos: usize, split_series: bool) -> Option<FieldClass> {
     let lb = LookBehind::new(text, pos, KEYWORD_CHARS);
     let passport = lb.last(PASSPORT_WORDS);
     let series = lb.last(SERIES_WORDS);
     let oms = lb.last(OMS_WORDS);
     let other = lb.last(OTHER_WORDS);
-    let best = [passport, series, oms, other].into_iter().flatten().max()?;
+    let Some(best) = [passport, series, oms, other].into_iter().flatten().max() else {
+        return split_series.then_some(FieldClass::Passport);
+    };
     if Some(best) == passport {
         Some(FieldClass::Passport)
     } else if Some(best) == series {
@@ -220,6 +249,34 @@ mod tests {
         out.clear();
         d.scan("Полис ОМС серия 6601 номер 974501", &mut out);
         assert_eq!(out[0].class, FieldClass::OmsPolicy);
+        out.clear();
+        d.scan("Документ 4509 123456 внесён в карту", &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].class, FieldClass::Passport);
+    }
+
+    #[test]
+    fn a_split_series_is_a_passport_without_a_keyword() {
+        let d = Detectors::new(ClassSet::ALL);
+        let found = |t: &str| {
+            let mut out = Vec::new();
+            d.scan(t, &mut out);
+            out.iter()
+                .filter(|f| f.class == FieldClass::Passport)
+                .map(|f| t[f.start..f.end].to_owned())
+                .collect::<Vec<String>>()
+        };
+        assert_eq!(found("Внесён 45 09 123456 в карту"), ["45 09 123456"]);
+        assert_eq!(found("сверили 34 18 № 868289."), ["34 18 № 868289"]);
+        assert_eq!(found("серия-номер 71 98 123456"), ["71 98 123456"]);
+        // A region code 00, a year that no blank has, or another number's
+        // keyword: not a passport.
+        assert!(found("Внесён 00 09 123456 в карту").is_empty());
+        assert!(found("Внесён 45 60 123456 в карту").is_empty());
+        assert!(found("ИНН 45 09 123456").is_empty());
+        // Unsplit layouts still need a keyword.
+        assert!(found("Код 4509 123456").is_empty());
+        assert!(found("Код 4509123456").is_empty());
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //! - a phone shape (`+7`, parentheses around the area code, or a lone `8`/`7`
 //!   followed by phone grouping: an area code of 3 to 5 digits, then groups of
 //!   2 to 4), or a phone keyword before it, takes any area code of the +7
-//!   zone that is not Kazakhstan's (6xx, 7xx): `+7 (236) 406-8412`,
-//!   `8 296 303 7276`;
+//!   zone, Kazakhstan's (6xx, 7xx) and unassigned ones included:
+//!   `+7 (236) 406-8412`, `8 296 303 7276`, `+7 (042) 095-02-41`. A number
+//!   written as a phone is somebody's phone whether or not its code is in
+//!   today's plan;
 //! - any other layout needs an area code Russia assigns to people (3, 4, 8
 //!   or 9), and eleven digits in one run with no `+` must be a mobile (9xx):
 //!   barcodes and registry numbers look just like landlines.
@@ -24,7 +26,7 @@
 //! group in the same layout, are not a phone.
 
 use super::digits::{Cluster, Sep};
-use super::text::LookBehind;
+use super::text::{LookBehind, sentence_end_after};
 use crate::class::FieldClass;
 
 /// Keywords (lower case) that say a number is a phone.
@@ -35,12 +37,38 @@ pub(crate) const PHONE_WORDS: &[&str] = &[
     "звон",
     "перезвон",
     "позвон",
+    "дозвон",
+    "связ",
+    "контакт",
+    "входящ",
+    "исходящ",
     "по номеру",
     "whatsapp",
     "telegram",
     "viber",
     "sms",
     "смс",
+];
+
+/// Keywords (lower case) after a number that say it is a phone: the phone
+/// words, and what is said of a call (не отвечает, недоступен, абонент).
+const AFTER_WORDS: &[&str] = &[
+    "тел",
+    "звон",
+    "перезвон",
+    "позвон",
+    "дозвон",
+    "sms",
+    "смс",
+    "whatsapp",
+    "telegram",
+    "viber",
+    "не отвечает",
+    "не берёт",
+    "не берет",
+    "недоступен",
+    "абонент",
+    "вне зоны",
 ];
 
 /// How far before a number a phone keyword counts, in chars.
@@ -200,10 +228,14 @@ pub(crate) fn match_at(c: &Cluster<'_>, gi: usize) -> Option<(usize, PhoneKind)>
         && (3..=5).contains(&g[gi + 1].len())
         && (gi + 2..=last).all(|k| (2..=4).contains(&g[k].len()));
     let shape = plus || parens == 2 || grouped;
+    // A phone word before the number, or after it in the same sentence
+    // («…, звонить только в экстренном случае», «… — не отвечает»).
     let said = || {
-        LookBehind::new(c.text, g[gi].start, KEYWORD_CHARS)
-            .last(PHONE_WORDS)
-            .is_some()
+        let end = g[last].end;
+        let to = sentence_end_after(c.text, end, KEYWORD_CHARS);
+        let after = c.text[end..to].chars().count();
+        LookBehind::new(c.text, g[gi].start, KEYWORD_CHARS).contains(PHONE_WORDS)
+            || LookBehind::new(c.text, to, after).contains(AFTER_WORDS)
     };
     if national.len() != 10 || !national.iter().all(u8::is_ascii_digit) {
         return None;
@@ -211,7 +243,7 @@ pub(crate) fn match_at(c: &Cluster<'_>, gi: usize) -> Option<(usize, PhoneKind)>
     if !is_valid_national(national) {
         // An area code Russia does not give people: only a layout or a
         // keyword that says "phone" makes it one.
-        if matches!(national[0], b'0' | b'1' | b'6' | b'7') || !(shape || said()) {
+        if !(shape || said()) {
             return None;
         }
     } else if gi == last && !plus && national[0] != b'9' && !said() {
@@ -234,11 +266,14 @@ pub fn is_valid_value(value: &str) -> bool {
     super::whole_value_is(value, FieldClass::Phone)
 }
 
-/// [`is_valid_value`] for Russian numbers only (`+7`, `7`, `8`).
+/// [`is_valid_value`] for numbers of Russia's plan only: `+7`, `7` or `8`
+/// and a national number whose area code Russia assigns (3, 4, 8, 9).
+/// Kazakhstan's +7 6xx/7xx and unassigned codes are phones, not Russian ones.
 pub fn is_valid_russian_value(value: &str) -> bool {
     let v = value.trim();
     let international = v.starts_with('+') && !v.starts_with("+7");
-    !international && is_valid_value(v)
+    let digits: Vec<u8> = v.bytes().filter(u8::is_ascii_digit).collect();
+    !international && digits.len() == 11 && is_valid_national(&digits[1..]) && is_valid_value(v)
 }
 
 #[cfg(test)]
@@ -269,13 +304,10 @@ mod tests {
         "+4915112345678",
     ];
 
-    const INVALID: [&str; 19] = [
+    const INVALID: [&str; 16] = [
         "+7 (912) 345-67-8",
         "+8 912 345 67 89",
         "345-67-89",
-        "+7 (012) 345-67-89",
-        "+7 (712) 345-67-89",
-        "8 (612) 345-67-89",
         "8912345678",
         // Not phone-shaped, and an area code no person has.
         "8-296-303-72-76-1",
@@ -303,6 +335,21 @@ mod tests {
         crate::detect::Detectors::new(crate::class::ClassSet::ALL)
             .scan("заказ 82963037276", &mut d);
         assert!(d.iter().all(|f| f.class != FieldClass::Phone), "{d:?}");
+        // After the number, in its sentence.
+        for t in [
+            "Номер дочери 84912052613, звонить только в экстренном случае.",
+            "84282267031 — не отвечает, повторить завтра.",
+        ] {
+            d.clear();
+            crate::detect::Detectors::new(crate::class::ClassSet::ALL).scan(t, &mut d);
+            assert_eq!(d.len(), 1, "{t}: {d:?}");
+            assert_eq!(d[0].class, FieldClass::Phone, "{t}");
+        }
+        // Not from the next sentence.
+        d.clear();
+        crate::detect::Detectors::new(crate::class::ClassSet::ALL)
+            .scan("Заказ 84912052613. Звонить после обеда.", &mut d);
+        assert!(d.iter().all(|f| f.class != FieldClass::Phone), "{d:?}");
     }
 
     #[test]
@@ -326,6 +373,33 @@ mod tests {
     fn invalid_vectors() {
         for v in INVALID {
             assert!(!is_valid_value(v), "{v}");
+            assert!(!is_valid_russian_value(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn written_as_a_phone_outside_the_russian_plan() {
+        // Kazakhstan's codes and codes the plan does not assign: a phone
+        // all the same once the layout says so, but not a Russian one.
+        for v in [
+            "+7 (012) 345-67-89",
+            "+7 (712) 345-67-89",
+            "8 (612) 345-67-89",
+        ] {
+            assert!(is_valid_value(v), "{v}");
+            assert!(!is_valid_russian_value(v), "{v}");
+        }
+        // Without a phone layout or keyword such a code is no phone.
+        for v in ["80123456789", "87123456789", "+7 0123456789 1"] {
+            assert!(!is_valid_value(v), "{v}");
+        }
+        for v in VALID
+            .iter()
+            .filter(|v| !v.starts_with('+') || v.starts_with("+7"))
+        {
+            let d: Vec<u8> = v.bytes().filter(u8::is_ascii_digit).collect();
+            let planned = d.len() == 11 && b"3489".contains(&d[1]);
+            assert_eq!(is_valid_russian_value(v), planned, "{v}");
         }
     }
 

@@ -304,3 +304,12 @@ fn the_number_gate_keeps_the_shortest_findings() {
         assert_eq!(scan_all(inert), [], "{inert}");
     }
 }
+
+#[test]
+fn a_card_does_not_take_the_price_after_it() {
+    // 2416 3422 9436 5655 is Luhn-valid, and so is it with the 2 after it.
+    assert_eq!(
+        scan_all("Оплатил картой 2416 3422 9436 5655 2 300,00 ₽, чек не пришёл."),
+        vec![(FieldClass::Card, "2416 3422 9436 5655")]
+    );
+}

@@ -47,7 +47,7 @@ pub(crate) fn back_chars(text: &str, pos: usize, n: usize) -> usize {
             seen += 1;
         }
     }
-    while i > 0 && bytes[i] & 0xC0 == 0x80 {
+    while i > 0 && bytes.get(i).is_some_and(|b| b & 0xC0 == 0x80) {
         i -= 1;
     }
     i
@@ -132,6 +132,48 @@ pub(crate) fn fold_lower(src: &[u8], dst: &mut [u8]) -> usize {
         }
     }
     n
+}
+
+/// Whether a sentence ends at the mark that ends at byte `i`: spaces, then
+/// a capital letter or a digit.
+fn sentence_ends(text: &str, i: usize) -> bool {
+    let after = &text[i..];
+    let rest = after.trim_start_matches([' ', '\u{a0}']);
+    rest.len() < after.len()
+        && rest
+            .chars()
+            .next()
+            .is_some_and(|x| x.is_uppercase() || x.is_ascii_digit())
+}
+
+/// How many chars before `pos`, at most `max`, stay within the sentence that
+/// holds `pos`: a sentence ends at `.`, `!` or `?` followed by spaces and a
+/// capital letter or a digit.
+pub(crate) fn chars_in_sentence_before(text: &str, pos: usize, max: usize) -> usize {
+    let from = back_chars(text, pos, max);
+    let window = &text[from..pos];
+    let start = window
+        .char_indices()
+        .rev()
+        .find(|&(i, c)| matches!(c, '.' | '!' | '?') && sentence_ends(window, i + 1))
+        .map_or(0, |(i, _)| i + 1);
+    window[start..]
+        .trim_start_matches([' ', '\u{a0}'])
+        .chars()
+        .count()
+}
+
+/// The byte offset at most `max` chars after `pos` where the sentence that
+/// holds `pos` ends (see [`chars_in_sentence_before`]).
+pub(crate) fn sentence_end_after(text: &str, pos: usize, max: usize) -> usize {
+    let window_end = text[pos..]
+        .char_indices()
+        .nth(max)
+        .map_or(text.len(), |(i, _)| pos + i);
+    text[pos..window_end]
+        .char_indices()
+        .find(|&(i, c)| matches!(c, '.' | '!' | '?') && sentence_ends(text, pos + i + 1))
+        .map_or(window_end, |(i, _)| pos + i)
 }
 
 /// Lower-cased copy of the text just before a position, for keyword search.
@@ -266,6 +308,23 @@ pub(crate) fn word_end(text: &str, pos: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sentences_bound_keyword_windows() {
+        let t = "полис ОМС привязан. Клиент назвал номер 123";
+        let pos = t.find("123").unwrap();
+        assert_eq!(
+            chars_in_sentence_before(t, pos, 40),
+            "Клиент назвал номер ".chars().count()
+        );
+        // A dot inside a sentence (`г.р.`, `т. е.`) does not end it.
+        let t = "род. 1950 г.р. с номером 123";
+        let pos = t.find("123").unwrap();
+        assert_eq!(chars_in_sentence_before(t, pos, 8), 8);
+        let t = "123, звонить вечером. Звонок не нужен";
+        assert_eq!(&t[3..sentence_end_after(t, 3, 40)], ", звонить вечером");
+        assert_eq!(t[3..sentence_end_after(t, 3, 4)].chars().count(), 4);
+    }
 
     #[test]
     fn folding_keeps_offsets() {
