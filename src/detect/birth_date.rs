@@ -10,7 +10,9 @@
 //! Other dates (visits, issue dates, timestamps) are health or bookkeeping
 //! data, not identifiers, and are left to the key rules.
 
-use super::text::{LookBehind, fold_lower, skip_spaces, starts_with_folded};
+use super::text::{
+    LookBehind, chars_in_sentence_before, fold_lower, skip_spaces, starts_with_folded,
+};
 
 const MONTHS: [&str; 12] = [
     "января",
@@ -113,7 +115,13 @@ pub(crate) fn in_birth_context(text: &str, start: usize, end: usize) -> bool {
         return true;
     }
     start > 0
-        && (LookBehind::new(text, start, BEFORE_CHARS).contains(BEFORE) || after_name(text, start))
+        && (LookBehind::new(
+            text,
+            start,
+            chars_in_sentence_before(text, start, BEFORE_CHARS),
+        )
+        .contains(BEFORE)
+            || after_name(text, start))
 }
 
 /// Whether a full name ends right before `start`, with at most a comma or
@@ -213,6 +221,14 @@ mod tests {
         "визит 12.03.25, без жалоб",
         "Иванов И.И. принят. 12.03.2025 повторно",
     ];
+
+    #[test]
+    fn the_cue_counts_in_its_sentence() {
+        assert_eq!(
+            found("Кириллова Елена, д.р. 13.02.2003. Приём 18.06.2025 в 13:40."),
+            ["13.02.2003"]
+        );
+    }
 
     #[test]
     fn valid_vectors() {

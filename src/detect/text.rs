@@ -134,21 +134,19 @@ pub(crate) fn fold_lower(src: &[u8], dst: &mut [u8]) -> usize {
     n
 }
 
-/// Whether a sentence ends at the mark that ends at byte `i`: spaces, then
-/// a capital letter or a digit.
+/// Whether a sentence ends at the mark (`.`, `!`, `?`) that ends at byte
+/// `i`: spaces, then a capital letter, and not after a lone letter (an
+/// initial or `г.р.`, `д.р.`).
 fn sentence_ends(text: &str, i: usize) -> bool {
     let after = &text[i..];
     let rest = after.trim_start_matches([' ', '\u{a0}']);
-    rest.len() < after.len()
-        && rest
-            .chars()
-            .next()
-            .is_some_and(|x| x.is_uppercase() || x.is_ascii_digit())
+    let mut before = text[..i].chars().rev().skip(1);
+    let lone_letter = before.next().is_some_and(is_letter) && !before.next().is_some_and(is_letter);
+    rest.len() < after.len() && !lone_letter && rest.chars().next().is_some_and(char::is_uppercase)
 }
 
 /// How many chars before `pos`, at most `max`, stay within the sentence that
-/// holds `pos`: a sentence ends at `.`, `!` or `?` followed by spaces and a
-/// capital letter or a digit.
+/// holds `pos` (see [`sentence_ends`]).
 pub(crate) fn chars_in_sentence_before(text: &str, pos: usize, max: usize) -> usize {
     let from = back_chars(text, pos, max);
     let window = &text[from..pos];
@@ -321,6 +319,18 @@ mod tests {
         let t = "род. 1950 г.р. с номером 123";
         let pos = t.find("123").unwrap();
         assert_eq!(chars_in_sentence_before(t, pos, 8), 8);
+        // Nor does one after an initial or `д.р.`.
+        let t = "Иванов И. И., д.р. 13.02.2003. Приём 18.06.2025";
+        let pos = t.find("18.06").unwrap();
+        assert_eq!(
+            chars_in_sentence_before(t, pos, 40),
+            "Приём ".chars().count()
+        );
+        let pos = t.find("13.02").unwrap();
+        assert_eq!(
+            chars_in_sentence_before(t, pos, 40),
+            t[..pos].chars().count()
+        );
         let t = "123, звонить вечером. Звонок не нужен";
         assert_eq!(&t[3..sentence_end_after(t, 3, 40)], ", звонить вечером");
         assert_eq!(t[3..sentence_end_after(t, 3, 4)].chars().count(), 4);
