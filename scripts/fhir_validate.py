@@ -10,7 +10,13 @@ purpose, how many inputs the models accept, how many outputs of those
 inputs they accept, and the first rejections with the validator's reasons.
 An output is only judged when its input is accepted: the question is
 whether redaction breaks a valid resource, not whether the examples are.
-Exit status 1 when any output of an accepted input is rejected.
+Then, apart from the models (which do not check them), the JSON
+representation's own rules (https://hl7.org/fhir/R4/json.html): no empty
+object, no empty array, no empty string, null only inside an array (where
+it aligns primitive extensions). Counted for the outputs of inputs that
+keep those rules.
+Exit status 1 when any output of an accepted input is rejected, or breaks
+a JSON rule its input keeps.
 """
 
 import collections
@@ -51,6 +57,38 @@ def error_kinds(reason):
         path = ".".join(x.strip() for x in loc.split("->") if not x.strip().isdigit())
         kinds.append(f"{path}: {msg.strip()}")
     return kinds
+
+
+def json_rule(doc, path="$", in_array=False):
+    """The first place where `doc` breaks a rule of FHIR's JSON
+    representation, or None."""
+    if isinstance(doc, dict):
+        if not doc:
+            return f"{path}: empty object"
+        for k, v in doc.items():
+            r = json_rule(v, f"{path}.{k}")
+            if r:
+                return r
+    elif isinstance(doc, list):
+        if not doc:
+            return f"{path}: empty array"
+        for i, v in enumerate(doc):
+            r = json_rule(v, f"{path}[{i}]", True)
+            if r:
+                return r
+    elif doc is None and not in_array:
+        return f"{path}: null outside an array"
+    elif isinstance(doc, str) and not doc.strip():
+        return f"{path}: empty string"
+    return None
+
+
+def load(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 def judge_file(path):
@@ -107,6 +145,25 @@ def main(argv):
         for kind, n in kinds.most_common(8):
             print(f"  {n:4} x {kind}")
         failed = failed or bool(rejections)
+        broken = []
+        kept = 0
+        for n in accepted:
+            if json_rule(load(os.path.join(examples, n))) is not None:
+                continue
+            kept += 1
+            out = os.path.join(out_dir, p, n)
+            if os.path.exists(out + ".exit"):
+                continue
+            r = json_rule(load(out))
+            if r is not None:
+                broken.append((n, r))
+        print(f"{p}: JSON rules kept by {kept - len(broken)} of {kept} outputs whose input keeps them")
+        for n, r in broken[:SHOWN]:
+            print(f"  broken {n}: {r}")
+        kinds = collections.Counter(re.sub(r"\[\d+\]", "[]", r) for _, r in broken)
+        for kind, n in kinds.most_common(5):
+            print(f"  {n:4} x {kind}")
+        failed = failed or bool(broken)
     return 1 if failed else 0
 
 

@@ -58,6 +58,14 @@ struct Frame {
     rec: u8,
     /// Its place in FHIR.
     fx: Fx,
+    /// A FHIR array that has written nothing yet: where its member starts
+    /// in the output. Should it close empty because zaslon removed what
+    /// it held, the member goes with it (FHIR JSON has no empty arrays);
+    /// the first thing written into it clears this, here and in every
+    /// enclosing array waiting the same way.
+    open_out: Option<usize>,
+    /// A member or element of it was removed.
+    removed_any: bool,
 }
 
 /// How many enclosing keys a context rule is looked for in.
@@ -593,10 +601,15 @@ impl JsonRedactor {
             self.stats.counts_rewritten += 1;
         }
         let member = self.carries().then_some(self.member_start);
-        let hold = match (self.res_hold_from(), self.counts.held) {
-            (Some(a), Some((b, _, _))) => Some(a.min(b)),
-            (a, b) => a.or(b.map(|(b, _, _)| b)),
-        };
+        let hold = [
+            self.res_hold_from(),
+            self.counts.held.map(|(b, _, _)| b),
+            // The outermost container still waiting to be written.
+            self.frames.iter().find_map(|f| f.open_out),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if hold.is_some_and(|h| out.len() - h > self.limits.hold_back_bytes) {
             return Err(RedactError::HoldBackOverflow(self.base));
         }
@@ -1130,10 +1143,22 @@ impl JsonRedactor {
                 t.armed = false;
             }
         }
+        // A FHIR array streamed as it is read (not inside a capture, not
+        // on the records path) waits to be written until it is known not
+        // to end up empty. Objects need not: one left empty says why
+        // (`close`).
+        let waits = !obj
+            && !was_capturing
+            && self.capture.is_none()
+            && self.member_open
+            && rec == NOT_ON_PATH
+            && fx.ty != NOT_FHIR
+            && self.frames.last().is_some_and(|f| f.fx.ty != NOT_FHIR);
+        let open_out = waits.then_some(self.member_start);
         if !held_record && !was_capturing {
             self.note_required(true);
-            if let Some(f) = self.frames.last_mut() {
-                f.emitted_any = true;
+            if !waits {
+                self.emitted();
             }
             self.member_open = false;
         }
@@ -1149,6 +1174,8 @@ impl JsonRedactor {
             sib,
             rec,
             fx,
+            open_out,
+            removed_any: false,
         });
         self.pass(src, i, i + 1)?;
         self.state = if obj { St::KeyOrEnd } else { St::ValueOrEnd };
@@ -1246,7 +1273,38 @@ impl JsonRedactor {
             _ => return Err(RedactError::Malformed(self.base + i as u64)),
         };
         if self.capture.is_none() && closed.fx.ty != NOT_FHIR {
-            self.fhir_close(src, out, i, &closed);
+            let wrote = self.fhir_close(src, out, i, &closed);
+            if closed.obj && closed.removed_any && !closed.emitted_any && !wrote {
+                // Everything in the object was removed. FHIR JSON has no
+                // empty objects, and the element may be required
+                // (`Observation.code`): it stays, with the data-absent
+                // extension saying its content was withheld, which every
+                // FHIR element may carry.
+                if let Some(schema) = self.plan.rules.fhir() {
+                    src.flush_to(out, i);
+                    let ext = &schema.absent_json;
+                    out.extend_from_slice(&ext[1..ext.len() - 1]);
+                    self.stats.containers_marked += 1;
+                }
+            } else if let Some(at) = closed.open_out {
+                if closed.removed_any && !wrote {
+                    // Everything the array held was removed: it goes too.
+                    src.flush_to(out, i);
+                    src.flushed = i + 1;
+                    out.truncate(at);
+                    self.forget_res_from(at);
+                    if let Some(f) = self.frames.last_mut() {
+                        f.removed_any = true;
+                        if !f.emitted_any {
+                            f.skip_comma = true;
+                        }
+                    }
+                    self.stats.containers_pruned += 1;
+                } else {
+                    // Empty as the MIS wrote it, or filled at its close.
+                    self.emitted();
+                }
+            }
         }
         if self.capture.is_none() && self.records.is_some() {
             if closed.rec == RECORDS {
@@ -1823,9 +1881,7 @@ impl JsonRedactor {
     /// Keeps the value `[s, e)` as it is and closes its member.
     fn keep(&mut self, src: &mut Src<'_>, s: usize, e: usize) -> Result<(), RedactError> {
         self.note_required(true);
-        if let Some(f) = self.frames.last_mut() {
-            f.emitted_any = true;
-        }
+        self.emitted();
         self.member_open = false;
         self.pass(src, s, e)?;
         self.after_value();
@@ -1855,9 +1911,7 @@ impl JsonRedactor {
         write: impl FnOnce(&mut Vec<u8>),
     ) {
         self.note_required(true);
-        if let Some(f) = self.frames.last_mut() {
-            f.emitted_any = true;
-        }
+        self.emitted();
         self.member_open = false;
         src.flush_to(out, s);
         write(out);
@@ -1873,6 +1927,7 @@ impl JsonRedactor {
         match self.frames.last_mut() {
             Some(f) => {
                 out.truncate(self.member_start);
+                f.removed_any = true;
                 if !f.emitted_any {
                     f.skip_comma = true;
                 }
@@ -1882,6 +1937,17 @@ impl JsonRedactor {
         }
         self.member_open = false;
         self.after_value();
+    }
+
+    /// Output went into the innermost container: it stays, and so does
+    /// every enclosing container that waited to know (`open_out`).
+    fn emitted(&mut self) {
+        for f in self.frames.iter_mut().rev() {
+            f.emitted_any = true;
+            if f.open_out.take().is_none() {
+                break;
+            }
+        }
     }
 
     fn after_value(&mut self) {

@@ -79,6 +79,10 @@ pub struct RedactStats {
     pub narratives_replaced: u32,
     /// Count members (`total`) rewritten because records were dropped.
     pub counts_rewritten: u32,
+    /// FHIR arrays left empty by removals, removed with them.
+    pub containers_pruned: u32,
+    /// FHIR objects left empty by removals, marked data-absent.
+    pub containers_marked: u32,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }

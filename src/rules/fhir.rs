@@ -107,6 +107,9 @@ pub struct ResourceKind {
     pub ty: TypeId,
     pub person: bool,
     pub envelope: bool,
+    /// A record about a person (an Encounter, an Observation, a Claim):
+    /// neither a person, an envelope nor a plain resource.
+    pub record: bool,
 }
 
 /// The compiled `fhir.toml`.
@@ -539,6 +542,9 @@ impl FhirSchema {
                 .unwrap_or(self.domain_resource),
             person: self.is_person(resource_type),
             envelope: self.envelopes.iter().any(|e| e == resource_type),
+            record: !self.is_person(resource_type)
+                && !self.envelopes.iter().any(|e| e == resource_type)
+                && !self.plain.iter().any(|p| p == resource_type),
         }
     }
 

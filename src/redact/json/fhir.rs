@@ -61,6 +61,8 @@ pub(super) struct Res {
     edits: u64,
     envelope: bool,
     person: bool,
+    /// A record about a person: its identifiers are the person's too.
+    record: bool,
     /// Where the label goes in the output, once `meta` has closed.
     insert: Option<(usize, Insert)>,
     /// The end of `meta.security` (its `]`) and whether it had elements.
@@ -290,6 +292,7 @@ impl JsonRedactor {
             edits,
             envelope: kind.envelope,
             person: kind.person,
+            record: kind.record,
             insert: None,
             security_end: None,
             labelled: false,
@@ -558,7 +561,20 @@ impl JsonRedactor {
             Leaf::Identifier | Leaf::Contact if applies => {
                 Act::Class(found.unwrap_or(FieldClass::PersonId))
             }
-            // An identifier of a thing (an Encounter's, a payment's): its
+            // An identifier of a record about a person (an Encounter's, an
+            // Observation's) points at that person through the MIS, and
+            // may spell their name (`Encounter_Ivanov_20130404`): it is a
+            // person_id unless its system names a class, or it identifies
+            // the plain thing a reference is to.
+            Leaf::Identifier
+                if self.res.last().is_some_and(|r| r.record)
+                    && !top
+                        .checked_sub(1)
+                        .is_some_and(|p| self.frames[p].fx.target == Target::Plain) =>
+            {
+                Act::Class(found.unwrap_or(FieldClass::PersonId))
+            }
+            // An identifier of a thing (an organisation's, a device's): its
             // system named no class, so only the detectors look at it.
             Leaf::Identifier | Leaf::Contact => match found {
                 Some(c) => Act::Class(c),
@@ -647,19 +663,20 @@ impl JsonRedactor {
 
     /// Called as a container closes, before its closing byte at `i` is
     /// passed: records where `meta` ends, and labels a resource that was
-    /// changed.
+    /// changed. Returns whether it wrote into the closing object (a
+    /// required element's `_x`).
     pub(super) fn fhir_close(
         &mut self,
         src: &mut Src<'_>,
         out: &mut Vec<u8>,
         i: usize,
         closed: &super::Frame,
-    ) {
+    ) -> bool {
         let Some(schema) = self.plan.rules.fhir() else {
-            return;
+            return false;
         };
         if closed.fx.ty == NOT_FHIR {
-            return;
+            return false;
         }
         let mut emitted_any = closed.emitted_any;
         let absent = closed.fx.req_seen & !closed.fx.req_kept;
@@ -678,23 +695,24 @@ impl JsonRedactor {
                 emitted_any = true;
             }
         }
+        let wrote = emitted_any;
         let depth = self.frames.len();
         let Some(r) = self.res.last() else {
-            return;
+            return wrote;
         };
         if r.envelope {
             if r.depth == depth + 1 {
                 self.res.pop();
             }
-            return;
+            return wrote;
         }
         if r.depth == depth + 1 {
             // The resource itself closes.
             let Some(r) = self.res.pop() else {
-                return;
+                return wrote;
             };
             if r.labelled || self.edit_count() == r.edits {
-                return;
+                return wrote;
             }
             let label = &schema.label_json;
             let (pos, bytes) = match r.insert {
@@ -740,7 +758,14 @@ impl JsonRedactor {
                     }
                 }
             }
-            return;
+            for f in &mut self.frames {
+                if let Some(p) = &mut f.open_out {
+                    if *p > pos {
+                        *p += n;
+                    }
+                }
+            }
+            return wrote;
         }
         // meta.security's `]` and meta's `}` at the resource's own level.
         let meta = schema.meta_type();
@@ -765,6 +790,21 @@ impl JsonRedactor {
                 r.security_end = Some((at, closed.emitted_any));
             }
         }
+        wrote
+    }
+
+    /// Output from `at` on was taken back (a container that ended empty):
+    /// a label position in it is gone, and the label goes at the
+    /// resource's end instead.
+    pub(super) fn forget_res_from(&mut self, at: usize) {
+        for r in &mut self.res {
+            if r.insert.is_some_and(|(p, _)| p >= at) {
+                r.insert = None;
+            }
+            if r.security_end.is_some_and(|(p, _)| p >= at) {
+                r.security_end = None;
+            }
+        }
     }
 
     /// The earliest output position a resource still needs to write into.
@@ -776,13 +816,19 @@ impl JsonRedactor {
     }
 
     /// Output bytes `[.., at)` became `new` long instead of `old`: the
-    /// positions a resource keeps from `at` on move with them.
+    /// positions a resource or a waiting container keeps from `at` on
+    /// move with them.
     pub(super) fn move_res_after(&mut self, at: usize, new: usize, old: usize) {
         let f = |p: &mut usize| {
             if *p >= at {
                 *p = *p + new - old;
             }
         };
+        for fr in &mut self.frames {
+            if let Some(p) = &mut fr.open_out {
+                f(p);
+            }
+        }
         for r in &mut self.res {
             if let Some((p, _)) = &mut r.insert {
                 f(p);
@@ -793,11 +839,17 @@ impl JsonRedactor {
         }
     }
 
-    /// Moves every output position a resource keeps by `delta`.
+    /// Moves every output position a resource or a waiting container
+    /// keeps by `delta`.
     pub(super) fn shift_res(&mut self, by: usize, up: bool) {
         let f = |p: &mut usize| {
             *p = if up { *p + by } else { p.saturating_sub(by) };
         };
+        for fr in &mut self.frames {
+            if let Some(p) = &mut fr.open_out {
+                f(p);
+            }
+        }
         for r in &mut self.res {
             if let Some((p, _)) = &mut r.insert {
                 f(p);

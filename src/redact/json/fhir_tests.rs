@@ -253,3 +253,100 @@ fn names_read_from_a_person_are_found_again_in_later_free_text() {
         .replace("tumour", "tum\\u006fur");
     assert_eq!(redact(Purpose::Care, ContentKind::Fhir, &escaped), escaped);
 }
+
+/// An Encounter whose identifier spells its patient's name before the
+/// subject names him: the identifier is the patient's through the MIS.
+const ENCOUNTER: &str = r#"{"resourceType":"Encounter","id":"e5",
+ "identifier":[{"use":"temp","value":"Encounter_Gromov_20240412"}],
+ "status":"finished",
+ "subject":{"reference":"Patient/p9","display":"Громов Тимофей"},
+ "serviceProvider":{"reference":"Organization/o1","identifier":{"value":"1027700132195"}}}"#;
+
+#[test]
+fn identifiers_of_a_record_about_a_person_are_the_persons() {
+    let m = redact(Purpose::Marketing, ContentKind::Fhir, ENCOUNTER);
+    assert!(!m.contains("Gromov"), "{m}");
+    let v: serde_json::Value = serde_json::from_str(&m).unwrap();
+    assert_eq!(v["identifier"][0]["use"], "temp");
+    // The organisation a reference names keeps its identifier.
+    assert_eq!(v["serviceProvider"]["identifier"]["value"], "1027700132195");
+    let a = redact(Purpose::Analytics, ContentKind::Fhir, ENCOUNTER);
+    let v: serde_json::Value = serde_json::from_str(&a).unwrap();
+    let token = v["identifier"][0]["value"].as_str().unwrap();
+    assert!(token.starts_with("psn_"), "{a}");
+    // Care sees the record as the MIS wrote it.
+    assert_eq!(
+        redact(Purpose::Care, ContentKind::Fhir, ENCOUNTER),
+        ENCOUNTER
+    );
+    // An Organization's own identifiers are not a person's.
+    let org = r#"{"resourceType":"Organization","identifier":[{"value":"Org_Gromov_1"}],"name":"Клиника"}"#;
+    assert_eq!(redact(Purpose::Marketing, ContentKind::Fhir, org), org);
+}
+
+/// The places in `v` that FHIR JSON forbids: empty objects and arrays.
+fn empties(v: &serde_json::Value, path: String, found: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if m.is_empty() {
+                found.push(path.clone());
+            }
+            for (k, x) in m {
+                empties(x, format!("{path}.{k}"), found);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            if a.is_empty() {
+                found.push(path.clone());
+            }
+            for (i, x) in a.iter().enumerate() {
+                empties(x, format!("{path}[{i}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn masked(v: &serde_json::Value) -> bool {
+    *v == serde_json::json!({"extension": [{
+        "url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+        "valueCode": "masked"}]})
+}
+
+#[test]
+fn objects_left_empty_say_why_and_arrays_left_empty_go() {
+    let input = r#"{"resourceType":"Observation","status":"final",
+ "code":{"text":"жалобы"},
+ "performer":[{"display":"Громов Тимофей"},{"display":"Орлова Нина"}],
+ "component":[{"valueString":"x","code":{"coding":[{"display":"Ильин Пётр"}]}}],
+ "subject":{"reference":"Patient/p9","display":"Громов Тимофей"}}"#;
+    let out = redact(Purpose::Marketing, ContentKind::Fhir, input);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut found = Vec::new();
+    empties(&v, "$".into(), &mut found);
+    assert!(found.is_empty(), "{found:?} in {out}");
+    // Observation.code is required: it stays, marked as withheld.
+    assert!(masked(&v["code"]), "{out}");
+    assert!(masked(&v["performer"][1]), "{out}");
+    assert!(masked(&v["component"][0]["code"]["coding"][0]), "{out}");
+    assert_eq!(v["component"][0]["valueString"], "x");
+    assert_eq!(v["subject"]["reference"], "Patient/p9");
+    assert_eq!(v["meta"]["security"][0]["code"], "REDACTED");
+    assert_eq!(redact(Purpose::Care, ContentKind::Fhir, input), input);
+
+    // Arrays of removed values go with their member, in every position.
+    let patient = r#"{"resourceType":"Patient",
+ "name":[{"given":["Тимофей","Ильич"],"family":"Громов","use":"official"}],
+ "address":[{"use":"home","line":["ул. Садовая, 5"]}],
+ "extension":[]}"#;
+    let out = redact(Purpose::Marketing, ContentKind::Fhir, patient);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["name"][0]["given"], serde_json::json!(["Тимофей"]));
+    assert_eq!(v["address"][0], serde_json::json!({"use": "home"}), "{out}");
+    // An array the MIS wrote empty is left as it was.
+    assert_eq!(v["extension"], serde_json::json!([]));
+    let a = redact(Purpose::Analytics, ContentKind::Fhir, patient);
+    let v: serde_json::Value = serde_json::from_str(&a).unwrap();
+    assert!(v["name"][0].get("given").is_none(), "{a}");
+    assert_eq!(v["name"][0]["use"], "official");
+}
