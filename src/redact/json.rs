@@ -211,7 +211,7 @@ pub struct JsonRedactor {
     /// Words of the names of this document's persons, read from their
     /// structure (FHIR HumanName, displays of references to persons):
     /// found again in the document's free text.
-    known_names: Vec<(String, FieldClass)>,
+    known_names: fhir::KnownNames,
     last_full_url: Option<String>,
     /// FHIR edits that no class count shows (a narrative replaced).
     fhir_edits: u32,
@@ -268,7 +268,7 @@ impl JsonRedactor {
             res: Vec::new(),
             replay_resource: None,
             person_refs: Vec::new(),
-            known_names: Vec::new(),
+            known_names: fhir::KnownNames::default(),
             last_full_url: None,
             fhir_edits: 0,
             replay_fx: None,
@@ -1709,7 +1709,7 @@ impl JsonRedactor {
         self.findings.clear();
         det.scan(value, &mut self.findings);
         if !self.known_names.is_empty() {
-            fhir::find_known_names(&self.known_names, value, &mut self.findings);
+            self.known_names.find(value, &mut self.findings);
         }
         if self.findings.is_empty() {
             return self.keep(src, s, e);

@@ -13,6 +13,7 @@
 use crate::class::FieldClass;
 use crate::redact::RedactError;
 use crate::rules::fhir::{Elem, FhirSchema, Leaf, NOT_FHIR, ResourceKind, Target, TypeId};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::{Capture, JsonRedactor, Scalar, Src};
 
@@ -120,20 +121,62 @@ fn is_name_word(w: &str) -> bool {
     chars.next().is_some_and(char::is_uppercase) && w.chars().count() >= 3
 }
 
-/// Adds to `findings` (sorted by start, not overlapping) every occurrence
-/// of a known name word in `value`, of the class it was learnt as, that
-/// stands as a word of its own: not
-/// inside a longer word (`Roel's` is found, `Roeland` is not). Occurrences
-/// overlapping a detector's finding are left to it.
-pub(super) fn find_known_names(
-    names: &[(String, FieldClass)],
-    value: &str,
-    findings: &mut Vec<crate::detect::Finding>,
-) {
-    let before = findings.len();
-    for (name, class) in names {
-        for at in memchr::memmem::find_iter(value.as_bytes(), name.as_bytes()) {
-            let end = at + name.len();
+/// The words of the names read from this document's persons, found again
+/// in its free text. They are searched with one Aho-Corasick automaton,
+/// built again only after a word is added (at most [`KNOWN_NAMES`] times a
+/// document), so a value costs one pass whatever the number of words.
+#[derive(Default)]
+pub(super) struct KnownNames {
+    words: Vec<(String, FieldClass)>,
+    automaton: Option<AhoCorasick>,
+}
+
+impl KnownNames {
+    pub fn clear(&mut self) {
+        self.words.clear();
+        self.automaton = None;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Learns `word` as `class`; false when the list is full.
+    fn add(&mut self, word: String, class: FieldClass) -> bool {
+        if self.words.len() >= KNOWN_NAMES {
+            return false;
+        }
+        if !self.words.iter().any(|(k, _)| *k == word) {
+            self.words.push((word, class));
+            self.automaton = None;
+        }
+        true
+    }
+
+    /// Adds to `findings` (sorted by start, not overlapping) every
+    /// occurrence of a known word in `value`, of the class it was learnt
+    /// as, that stands as a word of its own: not inside a longer word
+    /// (`Roel's` is found, `Roeland` is not). Occurrences overlapping a
+    /// detector's finding are left to it.
+    pub fn find(&mut self, value: &str, findings: &mut Vec<crate::detect::Finding>) {
+        if self.automaton.is_none() {
+            // A contiguous NFA: cheap to build, which matters more here
+            // than a DFA's faster search, as the words change while the
+            // document is read. Leftmost-longest lets the packed (SIMD)
+            // prefilter run; an occurrence can only be lost inside a
+            // longer known word, which is not one of its own anyway.
+            self.automaton = AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(self.words.iter().map(|(w, _)| w))
+                .ok();
+        }
+        let Some(ac) = &self.automaton else {
+            return;
+        };
+        let before = findings.len();
+        for m in ac.find_iter(value) {
+            let (at, end) = (m.start(), m.end());
             let alone = !value[..at]
                 .chars()
                 .next_back()
@@ -146,23 +189,23 @@ pub(super) fn find_known_names(
                 findings.push(crate::detect::Finding {
                     start: at,
                     end,
-                    class: *class,
+                    class: self.words[m.pattern().as_usize()].1,
                 });
             }
         }
-    }
-    if findings.len() == before {
-        return;
-    }
-    findings.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
-    let mut last_end = 0;
-    findings.retain(|f| {
-        let keep = f.start >= last_end;
-        if keep {
-            last_end = f.end;
+        if findings.len() == before {
+            return;
         }
-        keep
-    });
+        findings.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+        let mut last_end = 0;
+        findings.retain(|f| {
+            let keep = f.start >= last_end;
+            if keep {
+                last_end = f.end;
+            }
+            keep
+        });
+    }
 }
 
 impl JsonRedactor {
@@ -502,11 +545,8 @@ impl JsonRedactor {
         });
         self.text = text;
         for w in words? {
-            if self.known_names.len() >= KNOWN_NAMES {
+            if !self.known_names.add(w, class) {
                 break;
-            }
-            if !self.known_names.iter().any(|(k, _)| *k == w) {
-                self.known_names.push((w, class));
             }
         }
         Ok(())
