@@ -350,3 +350,22 @@ fn objects_left_empty_say_why_and_arrays_left_empty_go() {
     assert!(v["name"][0].get("given").is_none(), "{a}");
     assert_eq!(v["name"][0]["use"], "official");
 }
+
+#[test]
+fn an_array_waiting_past_the_bound_fails_closed() {
+    // Every element is removed for analytics, so the array's opening waits;
+    // whitespace past hold_back_bytes may not make it wait without bound.
+    let big = format!(
+        r#"{{"resourceType":"Patient","name":[{{"given":["Тимофей",{}"Ильич"]}}]}}"#,
+        " ".repeat(2 << 20)
+    );
+    let got = run(Purpose::Analytics, ContentKind::Fhir, &big, 64 << 10);
+    assert!(
+        matches!(got, Err(RedactError::HoldBackOverflow(_))),
+        "{got:?}"
+    );
+    // Within the bound the array goes, and nothing of it is written.
+    let small = big.replace(&" ".repeat(2 << 20), " ");
+    let out = run(Purpose::Analytics, ContentKind::Fhir, &small, 7).unwrap();
+    assert!(!out.contains("given") && !out.contains("Тимофей"), "{out}");
+}
