@@ -710,3 +710,18 @@ fn a_count_held_past_the_bound_is_written_as_unknown() {
     assert_eq!(v["total"], serde_json::Value::Null);
     assert_eq!(v["items"].as_array().unwrap().len(), 4000);
 }
+
+#[test]
+fn postcodes_and_address_register_ids_are_the_address() {
+    let input = r#"{"patient":{"postalCode":"420000","индекс":"420003","fiasGuid":"0c5b2444-70a0-4932-980c-b4dc0d3f02b5","kladrCode":"1600000100000","clinic":{"name":"ГБУЗ","postalCode":"420005"}}}"#;
+    for p in [Purpose::Support, Purpose::Marketing, Purpose::Analytics] {
+        let out = redact(p, input).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"patient": {"clinic": {"name": "ГБУЗ", "postalCode": "420005"}}}),
+            "{p}"
+        );
+    }
+    assert_eq!(redact(Purpose::Care, input).unwrap(), input);
+}
