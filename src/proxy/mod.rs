@@ -548,6 +548,7 @@ async fn serve(
         accepted,
         request_id,
         records,
+        subject,
     };
     respond(state, engine, resp, reply, record).await
 }
@@ -560,6 +561,8 @@ struct Reply<'r> {
     request_id: &'r str,
     /// Record-level consent for this route's list bodies.
     records: Option<Arc<RecordSpec>>,
+    /// The subject the request names: its id in the body is a `person_id`.
+    subject: Option<String>,
 }
 
 /// The headers the proxy sets on the upstream request.
@@ -701,6 +704,7 @@ async fn respond(
         accepted,
         request_id,
         records,
+        subject,
     } = reply;
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
@@ -722,7 +726,10 @@ async fn respond(
         .and_then(|v| v.to_str().ok())
         .map_or(ContentKind::Other, ContentKind::from_content_type);
     let rules = engine.rules().purpose(purpose);
-    let redactor = engine.redactor(purpose, kind);
+    let redactor = engine.redactor(purpose, kind).map(|r| match subject {
+        Some(s) => r.with_subject(s),
+        None => r,
+    });
     let consent_mode = rules.consent;
     // A purpose that never consults consent drops no record: its counts
     // tell nothing and stay as the MIS wrote them.

@@ -217,6 +217,14 @@ pub struct JsonRedactor {
     fhir_edits: u32,
     /// The Fx of a sibling object being captured, for its replay.
     replay_fx: Option<Fx>,
+    /// The route's subject id: a member of no class that holds it is the
+    /// subject's id in the MIS, a `person_id`.
+    subject: Option<String>,
+    /// The subject id of the record of a list being written, likewise.
+    record_subject: Option<String>,
+    /// The subject of the next record to stream (found before its `{` is
+    /// replayed or streamed).
+    next_record_subject: Option<String>,
 }
 
 /// The input being tokenized and how much of it is already accounted for:
@@ -272,6 +280,9 @@ impl JsonRedactor {
             last_full_url: None,
             fhir_edits: 0,
             replay_fx: None,
+            subject: None,
+            record_subject: None,
+            next_record_subject: None,
             local_keys: plan.take_key_cache(),
             plan,
             key,
@@ -418,6 +429,12 @@ impl JsonRedactor {
         }
     }
 
+    /// The id of the subject the request names (`subject = "path:…"`):
+    /// a member that no rule classifies and that holds it is a `person_id`.
+    pub fn set_subject(&mut self, subject: String) {
+        self.subject = Some(subject);
+    }
+
     pub fn set_records(&mut self, spec: Arc<super::RecordSpec>) {
         self.records = Some(spec);
     }
@@ -448,15 +465,16 @@ impl JsonRedactor {
         let queue = std::mem::take(&mut self.queue);
         let held = std::mem::take(&mut self.held);
         let rest = std::mem::take(&mut self.rest);
-        self.held_subjects.clear();
+        let subjects = std::mem::take(&mut self.held_subjects);
         self.pending_subjects.clear();
         self.suspended = false;
         self.state = self.hold_state;
         let base = self.base;
         let mut pos = 0;
-        for (r, v) in held.iter().zip(verdicts) {
+        for ((r, v), subject) in held.iter().zip(verdicts).zip(subjects) {
             self.run(&queue[pos..r.start], out, true)?;
             let record = &queue[r.start..r.end];
+            self.next_record_subject = Some(subject);
             match v {
                 RecordVerdict::Keep => {
                     self.replay_record = true;
@@ -512,8 +530,9 @@ impl JsonRedactor {
         let Some(c) = self.capture.take() else {
             return Ok(());
         };
-        self.released
-            .push(c.record.and_then(|t| t.found).unwrap_or_default());
+        let subject = c.record.and_then(|t| t.found).unwrap_or_default();
+        self.released.push(subject.clone());
+        self.next_record_subject = Some(subject);
         // Back to just before the record's `{`, as a replay from `resolve`.
         self.frames.truncate(c.depth);
         self.state = self.hold_state;
@@ -942,6 +961,9 @@ impl JsonRedactor {
             let v = skip_ws(inp, c + 1);
             let fast = match fast {
                 Fast::GivenName => given_name(&self.plan, src, v),
+                Fast::Inert if may_be_subject(inp, v, [&self.subject, &self.record_subject]) => {
+                    Fast::No
+                }
                 f => f,
             };
             let ve = 'value: {
@@ -1104,6 +1126,10 @@ impl JsonRedactor {
             let hold = on_records
                 && !std::mem::take(&mut self.replay_record)
                 && !self.kept_at_sight(src, i + 1);
+            if on_records && !hold {
+                // A record written now: its subject was found first.
+                self.record_subject = self.next_record_subject.take();
+            }
             if hold {
                 // A record of a list: held back until its subject is known.
                 if self.held.is_empty() {
@@ -1238,6 +1264,7 @@ impl JsonRedactor {
             return false;
         }
         self.released.push(id.to_owned());
+        self.next_record_subject = Some(id.to_owned());
         true
     }
 
@@ -1308,6 +1335,7 @@ impl JsonRedactor {
         }
         if self.capture.is_none() && self.records.is_some() {
             if closed.rec == RECORDS {
+                self.record_subject = None;
                 src.flush_to(out, i);
                 self.records_array(out, true);
             } else if closed.obj && self.frames.last().is_some_and(|f| f.rec == RECORDS) {
@@ -1506,8 +1534,10 @@ impl JsonRedactor {
         Ok(())
     }
 
-    /// The class the rules give the value at the current position.
-    fn classify(&self, key: KeyInfo, enclosing: usize) -> Option<FieldClass> {
+    /// The class the rules give the value at the current position, and
+    /// whether a context rule made it a part of that class's record (see
+    /// [`crate::rules::ContextRule::part`]).
+    fn classify(&self, key: KeyInfo, enclosing: usize) -> (Option<FieldClass>, bool) {
         // In a held-back sibling object, its value key (or an array under
         // it) takes the class the discriminator named.
         if let Some(Frame {
@@ -1517,7 +1547,7 @@ impl JsonRedactor {
         }) = enclosing.checked_sub(1).and_then(|i| self.frames.get(i))
         {
             if key.sibling_value & rules != 0 {
-                return Some(*class);
+                return (Some(*class), false);
             }
         }
         if key.ctx_keys != 0 {
@@ -1525,11 +1555,12 @@ impl JsonRedactor {
             for f in self.frames[..enclosing].iter().rev().take(CONTEXT_DEPTH) {
                 let m = f.key.ctx_within & key.ctx_keys;
                 if m != 0 {
-                    return self.plan.rules.contexts()[m.trailing_zeros() as usize].class;
+                    let rule = &self.plan.rules.contexts()[m.trailing_zeros() as usize];
+                    return (rule.class, rule.part);
                 }
             }
         }
-        key.class
+        (key.class, false)
     }
 
     fn scalar(
@@ -1627,7 +1658,20 @@ impl JsonRedactor {
             return Ok(());
         }
         let (key, enclosing) = self.value_key();
-        let class = self.classify(key, enclosing);
+        let (class, part) = self.classify(key, enclosing);
+        let class = match class {
+            None if self.holds_subject(src, kind, s, e) => Some(FieldClass::PersonId),
+            c => c,
+        };
+        if let (Some(c), true) = (class, part) {
+            // A passport's issue date under a masked passport: removed.
+            if matches!(
+                self.action(c),
+                Action::Mask { .. } | Action::Pseudonymize | Action::Generalize
+            ) {
+                return self.whole(src, out, s, e, c, Action::Remove, "");
+            }
+        }
         if class.is_none() && key.opaque {
             // A barcode or an order number: look-alikes are what it holds.
             return self.keep(src, s, e);
@@ -1649,6 +1693,30 @@ impl JsonRedactor {
         let result = self.scalar_text(src, out, kind, s, e, class, &mut text);
         self.text = text;
         result
+    }
+
+    /// Whether the string or number `[s, e)` is the subject's id (the
+    /// route's, or the current record's).
+    fn holds_subject(&self, src: &Src<'_>, kind: Scalar, s: usize, e: usize) -> bool {
+        if self.subject.is_none() && self.record_subject.is_none() {
+            return false;
+        }
+        let raw = match kind {
+            Scalar::Str => &src.inp[s + 1..e - 1],
+            Scalar::Num => &src.inp[s..e],
+            Scalar::Lit => return false,
+        };
+        let is = |v: &[u8]| {
+            [&self.subject, &self.record_subject]
+                .into_iter()
+                .flatten()
+                .any(|id| id.as_bytes() == v)
+        };
+        if kind == Scalar::Num || memchr::memchr(b'\\', raw).is_none() {
+            return is(raw);
+        }
+        let mut text = String::new();
+        Self::decode(raw, &mut text, 0).is_ok_and(|t| is(t.as_bytes()))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1995,6 +2063,26 @@ fn given_name(plan: &Plan, src: &Src<'_>, v: usize) -> Fast {
         Some((c, Action::Remove)) => Fast::Removed(c),
         _ => Fast::No,
     }
+}
+
+/// Whether the value at `v` may be one of `ids` (the subject's): the slow
+/// path decides. An escaped string is left to it too.
+fn may_be_subject(inp: &[u8], v: usize, ids: [&Option<String>; 2]) -> bool {
+    if ids.iter().all(|id| id.is_none()) {
+        return false;
+    }
+    let raw = match inp.get(v) {
+        Some(b'"') => match lex::string_end(inp, v + 1) {
+            StrEnd::End(e) => &inp[v + 1..e - 1],
+            _ => return true,
+        },
+        Some(b'-' | b'0'..=b'9') => match inp[v..].iter().position(|b| !is_number_byte(*b)) {
+            Some(p) => &inp[v..v + p],
+            None => return true,
+        },
+        _ => return false,
+    };
+    memchr::memchr(b'\\', raw).is_some() || ids.into_iter().flatten().any(|id| id.as_bytes() == raw)
 }
 
 fn skip_ws(inp: &[u8], mut i: usize) -> usize {

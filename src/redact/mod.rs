@@ -274,6 +274,15 @@ impl BodyRedactor {
         }
     }
 
+    /// The id of the subject the request names: in a JSON body, a member
+    /// that no rule classifies and holds it is the subject's `person_id`.
+    pub fn with_subject(mut self, subject: String) -> BodyRedactor {
+        if let Inner::Json(j) = &mut self.inner {
+            j.set_subject(subject);
+        }
+        self
+    }
+
     /// Turns on record-level consent for a JSON list body. The caller then
     /// drives it as: `feed`, and while `pending_subjects()` is not empty,
     /// look those subjects up (one batch) and `resolve` with their verdicts;

@@ -25,7 +25,7 @@ pub fn apply(action: Action, class: FieldClass, text: &str, key: &PseudonymKey) 
         Action::Pseudonymize => {
             let mut out = Vec::with_capacity(28);
             let norm = normalize_for_pseudonym(class, text);
-            pseudonym_into(key, class.as_str(), norm.as_bytes(), &mut out);
+            pseudonym_into(key, pseudonym_domain(class), norm.as_bytes(), &mut out);
             Replacement::Text(String::from_utf8(out).unwrap_or_default())
         }
         Action::Generalize => match generalize(class, text) {
@@ -71,6 +71,16 @@ pub fn mask(text: &str, keep: usize) -> String {
         .collect()
 }
 
+/// The pseudonym domain of a class: its name, but a person's id in the MIS
+/// takes the domain of the audit's subjects, so that analysts can join what
+/// they receive with the access log (`zaslon audit --subject`).
+pub fn pseudonym_domain(class: FieldClass) -> &'static str {
+    match class {
+        FieldClass::PersonId => "subject",
+        c => c.as_str(),
+    }
+}
+
 /// Identifiers are pseudonymized by their canonical form, so that
 /// `748-569-701 67` and `74856970167` give one token.
 fn normalize_for_pseudonym(class: FieldClass, text: &str) -> String {
@@ -87,6 +97,8 @@ fn normalize_for_pseudonym(class: FieldClass, text: &str) -> String {
                 _ => d,
             }
         }
+        // As the audit keys a subject: the id as the MIS wrote it.
+        PersonId => text.to_owned(),
         _ => text.trim().to_lowercase(),
     }
 }

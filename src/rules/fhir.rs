@@ -660,6 +660,22 @@ impl FhirSchema {
         code == self.label_code
     }
 
+    /// Where, in a reference or a fullUrl to a person (`Patient/10234`,
+    /// `https://mis.example/fhir/Patient/10234/_history/2`), the person's
+    /// id in the MIS is: the segment after the person type, as a byte span.
+    pub fn person_id_span(&self, v: &str) -> Option<(usize, usize)> {
+        let mut prev: Option<&str> = None;
+        let mut at = 0;
+        for seg in v.split('/') {
+            if prev.is_some_and(|p| self.is_person(p)) && !seg.is_empty() {
+                return Some((at, at + seg.len()));
+            }
+            prev = Some(seg);
+            at += seg.len() + 1;
+        }
+        None
+    }
+
     /// What a Reference.reference or Reference.type value points at:
     /// `Patient/1`, `…/fhir/Practitioner/x/_history/2` and `Patient` are
     /// persons; another resource type is plain or clinical; `None` when
@@ -785,6 +801,14 @@ mod tests {
             Some(Target::Person)
         );
         assert_eq!(s.ref_target("Organization/1"), Some(Target::Plain));
+        assert_eq!(s.person_id_span("Patient/10234"), Some((8, 13)));
+        assert_eq!(
+            s.person_id_span("https://mis.example/fhir/Practitioner/x7/_history/2"),
+            Some((38, 40))
+        );
+        assert_eq!(s.person_id_span("Organization/1"), None);
+        assert_eq!(s.person_id_span("Patient"), None);
+        assert_eq!(s.person_id_span("Patient/"), None);
         assert_eq!(
             s.ref_target("DiagnosticReport/f201"),
             Some(Target::Clinical)

@@ -52,6 +52,8 @@ struct RawContext {
     class: Spanned<String>,
     keys: Vec<String>,
     within: Vec<String>,
+    #[serde(default)]
+    part: bool,
 }
 
 #[derive(Deserialize)]
@@ -286,6 +288,13 @@ fn load_classes(text: &str, rs: &mut RuleSet, errors: &mut Vec<String>) {
                 None => continue,
             }
         };
+        if ctx.part && class.is_none() {
+            errs.at(
+                ctx.class.span().start,
+                "`part = true` says the value belongs to a class's record: name that class, not \"none\"",
+            );
+            continue;
+        }
         if rs.contexts.len() >= 64 {
             errs.at(
                 ctx.class.span().start,
@@ -297,6 +306,7 @@ fn load_classes(text: &str, rs: &mut RuleSet, errors: &mut Vec<String>) {
             class,
             keys: term_list(&ctx.keys),
             within: term_list(&ctx.within),
+            part: ctx.part,
         });
     }
     for sib in &raw.siblings {

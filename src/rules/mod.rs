@@ -64,6 +64,10 @@ pub struct ContextRule {
     pub class: Option<FieldClass>,
     pub keys: Vec<Vec<String>>,
     pub within: Vec<Vec<String>>,
+    /// Part of the class's record but not an identifier (a passport's issue
+    /// date): a purpose that may not see the class as written gets it
+    /// removed, since a mask or a pseudonym of it would say nothing.
+    pub part: bool,
 }
 
 /// A value whose class is named by a sibling (FHIR `identifier.system`).

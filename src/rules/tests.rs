@@ -351,3 +351,26 @@ fn purpose_of_use_errors_come_through_check() {
         "{err}"
     );
 }
+
+#[test]
+fn a_part_context_names_its_class() {
+    let base = EMBEDDED
+        .iter()
+        .find(|(n, _)| *n == "classes.toml")
+        .map(|(_, t)| *t)
+        .unwrap();
+    let bad = format!(
+        "{base}\n[[context]]\nclass = \"none\"\npart = true\nkeys = [\"issued\"]\nwithin = [\"passport\"]\n"
+    );
+    let err = with("classes.toml", &bad).unwrap_err();
+    assert!(
+        err.0
+            .iter()
+            .any(|e| e.contains("`part = true`") && e.starts_with("classes.toml:")),
+        "{err}"
+    );
+    let shipped = rs();
+    let part: Vec<_> = shipped.contexts().iter().filter(|c| c.part).collect();
+    assert_eq!(part.len(), 1);
+    assert_eq!(part[0].class, Some(FieldClass::Passport));
+}

@@ -207,12 +207,18 @@ impl<'r> Reference<'r> {
         })
     }
 
-    /// The class the key rules give a scalar (before refining).
-    fn classify(&self, key: KeyInfo, enclosing: &[KeyInfo], sib: Sib) -> Option<FieldClass> {
+    /// The class the key rules give a scalar (before refining), and
+    /// whether a `part = true` context gave it.
+    fn classify(
+        &self,
+        key: KeyInfo,
+        enclosing: &[KeyInfo],
+        sib: Sib,
+    ) -> (Option<FieldClass>, bool) {
         if let Some((bits, Some(class))) = sib
             && key.sibling_value & bits != 0
         {
-            return Some(class);
+            return (Some(class), false);
         }
         if key.ctx_keys != 0 {
             let contexts = self.rules.contexts();
@@ -220,11 +226,11 @@ impl<'r> Reference<'r> {
                 if let Some(i) = (0..contexts.len())
                     .find(|i| key.ctx_keys & (1 << i) != 0 && f.ctx_within & (1 << i) != 0)
                 {
-                    return contexts[i].class;
+                    return (contexts[i].class, contexts[i].part);
                 }
             }
         }
-        key.class
+        (key.class, false)
     }
 
     fn scalar(
@@ -235,7 +241,22 @@ impl<'r> Reference<'r> {
         enclosing: &[KeyInfo],
         sib: Sib,
     ) -> Result<Out, RedactError> {
-        let classified = self.classify(key, enclosing, sib);
+        let (classified, part) = self.classify(key, enclosing, sib);
+        if let Some(c) = classified.filter(|_| part) {
+            // A passport's issue date: shown as written or not at all.
+            let action = self.action(c);
+            if matches!(
+                action,
+                Action::Mask { .. } | Action::Pseudonymize | Action::Generalize
+            ) {
+                self.seen.push(Seen {
+                    text: text.to_owned(),
+                    class: Some(c),
+                    action: Action::Remove,
+                });
+                return self.whole(c, Action::Remove, text);
+            }
+        }
         if classified.is_none() && key.opaque {
             // A barcode or an order number: kept, never scanned.
             self.seen.push(Seen {

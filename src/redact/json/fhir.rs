@@ -105,6 +105,17 @@ enum Act {
     Labelled,
     PersonId(String),
     FullUrl(String),
+    /// A person's id in the MIS, at `span` of the value: a person
+    /// resource's `id`, or inside a reference or fullUrl to a person.
+    SubjectId {
+        /// The resource's fullUrl, for the references that name it.
+        remember: Option<String>,
+        /// The value is this fullUrl.
+        full_url: Option<String>,
+        /// The Reference frame that now points at a person.
+        target: Option<usize>,
+        span: (usize, usize),
+    },
 }
 
 /// Persons referenced by `#id` or `fullUrl` kept per document, at most.
@@ -521,8 +532,70 @@ impl JsonRedactor {
                 self.last_full_url = Some(url);
                 return Ok(false);
             }
+            Act::SubjectId {
+                remember,
+                full_url,
+                target,
+                span,
+            } => {
+                if let Some(id) = remember {
+                    if self.person_refs.len() < PERSON_REFS {
+                        self.person_refs.push(id);
+                    }
+                }
+                if full_url.is_some() {
+                    self.last_full_url = full_url;
+                }
+                if let Some(f) = target.and_then(|t| self.frames.get_mut(t)) {
+                    f.fx.target = Target::Person;
+                }
+                self.subject_id(src, out, s, e, span)?;
+            }
         }
         Ok(true)
+    }
+
+    /// A person's id in the MIS (the string `[s, e)`, the id at `span` of
+    /// it) by the purpose's `person_id` action. A pseudonym is the audit's
+    /// subject token, written with `-` for `_` since FHIR ids allow no
+    /// `_`; a mask would not be an id, so anything but allow, block and
+    /// pseudonymize removes the element.
+    fn subject_id(
+        &mut self,
+        src: &mut Src<'_>,
+        out: &mut Vec<u8>,
+        s: usize,
+        e: usize,
+        span: (usize, usize),
+    ) -> Result<(), RedactError> {
+        use crate::rules::Action;
+        let class = FieldClass::PersonId;
+        match self.action(class) {
+            Action::Allow => {
+                self.stats.disclosed[class.index()] += 1;
+                self.keep(src, s, e)
+            }
+            Action::Block => Err(RedactError::Blocked(class)),
+            Action::Pseudonymize => {
+                let mut text = String::new();
+                let v = Self::decode(&src.inp[s + 1..e - 1], &mut text, self.base + s as u64)?;
+                let Some(id) = v.get(span.0..span.1) else {
+                    return Err(RedactError::Malformed(self.base + s as u64));
+                };
+                let token = crate::redact::pseudo::pseudonym(&self.key, "subject", id.as_bytes())
+                    .replace('_', "-");
+                let rewritten = format!("{}{token}{}", &v[..span.0], &v[span.1..]);
+                let mut lit = Vec::with_capacity(rewritten.len() + 2);
+                crate::redact::value::write_json_string(&rewritten, &mut lit);
+                self.count(class, Action::Pseudonymize);
+                self.replace(src, out, s, e, &lit)
+            }
+            _ => {
+                self.count(class, Action::Remove);
+                self.drop_member(src, out, s, e);
+                Ok(())
+            }
+        }
     }
 
     /// Keeps the words of a person's name (the string `[s, e)`, of class
@@ -644,7 +717,14 @@ impl JsonRedactor {
             Leaf::Narrative if kind == Scalar::Str => Act::Narrative,
             Leaf::Target if kind == Scalar::Str => {
                 let v = value()?;
-                if self.person_refs.contains(&v) {
+                if let Some(span) = schema.person_id_span(&v) {
+                    Act::SubjectId {
+                        remember: None,
+                        full_url: None,
+                        target: Some(top),
+                        span,
+                    }
+                } else if self.person_refs.contains(&v) {
                     Act::Ref(top, Target::Person)
                 } else {
                     // A `#id` or `urn:uuid:` not known to be a person's
@@ -687,16 +767,30 @@ impl JsonRedactor {
                         if contained {
                             Act::PersonId(format!("#{}", value()?))
                         } else {
-                            match &self.last_full_url {
-                                Some(u) => Act::PersonId(u.clone()),
-                                None => Act::Fallback,
+                            // The person's own id in the MIS.
+                            Act::SubjectId {
+                                remember: self.last_full_url.clone(),
+                                full_url: None,
+                                target: None,
+                                span: (0, value()?.len()),
                             }
                         }
                     }
                     _ => Act::Fallback,
                 }
             }
-            Leaf::FullUrl if kind == Scalar::Str => Act::FullUrl(value()?),
+            Leaf::FullUrl if kind == Scalar::Str => {
+                let v = value()?;
+                match schema.person_id_span(&v) {
+                    Some(span) => Act::SubjectId {
+                        remember: None,
+                        full_url: Some(v),
+                        target: None,
+                        span,
+                    },
+                    None => Act::FullUrl(v),
+                }
+            }
             _ => Act::Fallback,
         })
     }

@@ -330,7 +330,9 @@ fn objects_left_empty_say_why_and_arrays_left_empty_go() {
     assert!(masked(&v["performer"][1]), "{out}");
     assert!(masked(&v["component"][0]["code"]["coding"][0]), "{out}");
     assert_eq!(v["component"][0]["valueString"], "x");
-    assert_eq!(v["subject"]["reference"], "Patient/p9");
+    // The patient's id in the MIS is a person_id, which marketing is not
+    // given: the reference goes, and its object says why.
+    assert!(masked(&v["subject"]), "{out}");
     assert_eq!(v["meta"]["security"][0]["code"], "REDACTED");
     assert_eq!(redact(Purpose::Care, ContentKind::Fhir, input), input);
 
@@ -368,4 +370,47 @@ fn an_array_waiting_past_the_bound_fails_closed() {
     let small = big.replace(&" ".repeat(2 << 20), " ");
     let out = run(Purpose::Analytics, ContentKind::Fhir, &small, 7).unwrap();
     assert!(!out.contains("given") && !out.contains("Тимофей"), "{out}");
+}
+
+#[test]
+fn a_persons_id_in_the_mis_is_a_person_id_in_fhir_form() {
+    let input = r#"{"resourceType":"Bundle","type":"searchset","entry":[
+ {"fullUrl":"https://mis.example/fhir/Patient/10234","resource":{"resourceType":"Patient","id":"10234","gender":"female"}},
+ {"fullUrl":"https://mis.example/fhir/Encounter/e1","resource":{"resourceType":"Encounter","id":"e1","status":"finished",
+  "subject":{"reference":"Patient/10234"},"serviceProvider":{"reference":"Organization/o1"}}}]}"#;
+    let token = crate::audit::query::subject_pseudonym(engine().key(), "10234").replace('_', "-");
+    let out = redact(Purpose::Analytics, ContentKind::Fhir, input);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let e = &v["entry"];
+    assert_eq!(
+        e[0]["fullUrl"],
+        format!("https://mis.example/fhir/Patient/{token}"),
+        "{out}"
+    );
+    assert_eq!(e[0]["resource"]["id"], token);
+    assert_eq!(
+        e[1]["resource"]["subject"]["reference"],
+        format!("Patient/{token}")
+    );
+    // Not a person: kept, and so is the encounter's own id.
+    assert_eq!(e[1]["fullUrl"], "https://mis.example/fhir/Encounter/e1");
+    assert_eq!(e[1]["resource"]["id"], "e1");
+    assert_eq!(
+        e[1]["resource"]["serviceProvider"]["reference"],
+        "Organization/o1"
+    );
+    // A FHIR id: [A-Za-z0-9\-\.]{1,64}.
+    assert!(
+        token.len() <= 64
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    );
+    for r in [&e[0]["resource"], &e[1]["resource"]] {
+        assert_eq!(r["meta"]["security"][0]["code"], "REDACTED", "{out}");
+    }
+    // Marketing gets no person id; care sees them all.
+    let out = redact(Purpose::Marketing, ContentKind::Fhir, input);
+    assert!(!out.contains("10234"), "{out}");
+    assert_eq!(redact(Purpose::Care, ContentKind::Fhir, input), input);
 }
