@@ -300,6 +300,12 @@ impl Metrics {
                 }
             }
         }
+        // Members an allowlist purpose removed: no class names them.
+        if stats.unlisted_removed > 0 {
+            self.field_values_total
+                .with_label_values(&["unlisted", "removed"])
+                .inc_by(u64::from(stats.unlisted_removed));
+        }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -376,6 +382,7 @@ mod tests {
         m.count_fields(&stats);
         stats.removed[FieldClass::Address.index()] = 4;
         stats.disclosed[FieldClass::Email.index()] = 3;
+        stats.unlisted_removed = 6;
         m.count_fields(&stats);
         let text = m.render();
         let series: Vec<&str> = text
@@ -388,6 +395,7 @@ mod tests {
                 "zaslon_field_values_total{action=\"disclosed\",class=\"email\"} 3",
                 "zaslon_field_values_total{action=\"masked\",class=\"snils\"} 4",
                 "zaslon_field_values_total{action=\"removed\",class=\"address\"} 5",
+                "zaslon_field_values_total{action=\"removed\",class=\"unlisted\"} 6",
             ]
         );
         // A clone shares the counters.

@@ -225,6 +225,9 @@ pub struct JsonRedactor {
     /// The subject of the next record to stream (found before its `{` is
     /// replayed or streamed).
     next_record_subject: Option<String>,
+    /// The member being read is a root member that pagination needs
+    /// (`page`, `next`): an allowlist purpose keeps it.
+    cur_structural: bool,
 }
 
 /// The input being tokenized and how much of it is already accounted for:
@@ -283,6 +286,7 @@ impl JsonRedactor {
             subject: None,
             record_subject: None,
             next_record_subject: None,
+            cur_structural: false,
             local_keys: plan.take_key_cache(),
             plan,
             key,
@@ -1034,6 +1038,12 @@ impl JsonRedactor {
                     return i;
                 };
                 self.cur_key = info;
+                self.cur_structural = self.plan.purpose.allowlist
+                    && self.frames.len() == 1
+                    && super::records::structural_key(raw);
+                let Some(frame) = self.frames.last() else {
+                    return i;
+                };
                 if let Some(spec) = &self.records {
                     self.cur_key_rec = frame.rec != NOT_ON_PATH
                         && frame.rec != RECORDS
@@ -1485,6 +1495,10 @@ impl JsonRedactor {
             }
         };
         self.cur_key = info;
+        self.cur_structural = self.plan.purpose.allowlist
+            && self.frames.len() == 1
+            && self.frames[0].obj
+            && super::records::structural_key(raw);
         if let Some(spec) = &self.records {
             self.cur_key_rec = match self.frames.last() {
                 Some(f) if f.obj && f.rec != NOT_ON_PATH && f.rec != RECORDS => spec
@@ -1652,6 +1666,14 @@ impl JsonRedactor {
             return self.count_value(src, out, kind, s, e);
         }
         if kind == Scalar::Lit {
+            if self.unlisted_here() {
+                let (key, enclosing) = self.value_key();
+                if self.classify(key, enclosing).0.is_none() {
+                    self.stats.unlisted_removed += 1;
+                    self.drop_member(src, out, s, e);
+                    return Ok(());
+                }
+            }
             return self.keep(src, s, e);
         }
         if self.fhir_scalar(src, out, kind, s, e)? {
@@ -1671,6 +1693,15 @@ impl JsonRedactor {
             ) {
                 return self.whole(src, out, s, e, c, Action::Remove, "");
             }
+        }
+        if class.is_none() && self.unlisted_here() {
+            if key.opaque {
+                // An order number: no detector's business, and no rule's.
+                self.stats.unlisted_removed += 1;
+                self.drop_member(src, out, s, e);
+                return Ok(());
+            }
+            return self.unlisted(src, out, kind, s, e);
         }
         if class.is_none() && key.opaque {
             // A barcode or an order number: look-alikes are what it holds.
@@ -1693,6 +1724,59 @@ impl JsonRedactor {
         let result = self.scalar_text(src, out, kind, s, e, class, &mut text);
         self.text = text;
         result
+    }
+
+    /// Whether a value of no class here is removed by an allowlist purpose:
+    /// outside FHIR resources (whose schema says what is structure), and
+    /// but for a page's structural root members.
+    fn unlisted_here(&self) -> bool {
+        self.plan.purpose.allowlist
+            && !self.cur_structural
+            && self.frames.last().is_none_or(|f| f.fx.ty == NOT_FHIR)
+    }
+
+    /// A value no rule classifies, for an allowlist purpose: one that a
+    /// detector reads wholly as one class (a phone under `value`) is that
+    /// class; anything else is removed.
+    fn unlisted(
+        &mut self,
+        src: &mut Src<'_>,
+        out: &mut Vec<u8>,
+        kind: Scalar,
+        s: usize,
+        e: usize,
+    ) -> Result<(), RedactError> {
+        let mut text = std::mem::take(&mut self.text);
+        let whole = match &self.plan.detectors {
+            Some(det) => {
+                let raw = match kind {
+                    Scalar::Str => &src.inp[s + 1..e - 1],
+                    _ => &src.inp[s..e],
+                };
+                let value = Self::decode(raw, &mut text, self.base + s as u64)?;
+                self.findings.clear();
+                det.scan(value, &mut self.findings);
+                match self.findings[..] {
+                    [f] if value[..f.start].trim().is_empty()
+                        && value[f.end..].trim().is_empty() =>
+                    {
+                        Some(f.class)
+                    }
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        let r = match whole {
+            Some(c) => self.scalar_text(src, out, kind, s, e, Some(c), &mut text),
+            None => {
+                self.stats.unlisted_removed += 1;
+                self.drop_member(src, out, s, e);
+                Ok(())
+            }
+        };
+        self.text = text;
+        r
     }
 
     /// Whether the string or number `[s, e)` is the subject's id (the

@@ -83,6 +83,8 @@ pub struct RedactStats {
     pub containers_pruned: u32,
     /// FHIR objects left empty by removals, marked data-absent.
     pub containers_marked: u32,
+    /// Members an allowlist purpose removed because no rule names them.
+    pub unlisted_removed: u32,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }

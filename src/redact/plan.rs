@@ -131,6 +131,8 @@ impl Plan {
         let plain = info.sibling_value == 0 && info.sibling_disc == 0 && info.sibling_within == 0;
         match info.class {
             _ if !plain => Fast::No,
+            // An allowlist removes it, unless it is structural: looked at.
+            None if self.purpose.allowlist => Fast::No,
             None => Fast::Inert,
             // A given name may refine to another class: its value decides.
             Some(FieldClass::GivenName) => Fast::GivenName,

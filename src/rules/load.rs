@@ -73,6 +73,7 @@ struct RawPurpose {
     default: Spanned<String>,
     #[serde(default)]
     other_content: Option<Spanned<String>>,
+    allowlist: Option<Spanned<bool>>,
     #[serde(default)]
     actions: BTreeMap<Spanned<String>, Spanned<String>>,
 }
@@ -434,11 +435,29 @@ fn load_purpose(
             false
         }
     };
+    let allowlist = match &raw.allowlist {
+        Some(a) if *a.get_ref() => {
+            if purpose == Purpose::Legal {
+                errs.at(
+                    a.span().start,
+                    "`legal` discloses what the law requires and cannot be an allowlist; remove `allowlist`",
+                );
+            } else if matches!(default, Action::Allow | Action::Pseudonymize) {
+                errs.at(
+                    a.span().start,
+                    "an allowlist purpose removes what no rule names, so its `default` must be remove, null or block",
+                );
+            }
+            true
+        }
+        _ => false,
+    };
     purposes[purpose.index()] = Some(PurposeRules {
         purpose,
         consent,
         actions,
         allow_other_content,
+        allowlist,
     });
 }
 

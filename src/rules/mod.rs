@@ -49,6 +49,10 @@ pub struct PurposeRules {
     pub actions: [Action; FieldClass::COUNT],
     /// Whether bodies that are neither JSON nor text may pass.
     pub allow_other_content: bool,
+    /// A member that no rule classifies is removed (outside FHIR
+    /// resources, and but for the structural members of a page): a purpose
+    /// whose need is narrow gets only what a rule names.
+    pub allowlist: bool,
 }
 
 impl PurposeRules {
@@ -178,12 +182,17 @@ impl RuleSet {
         load::compile(files)
     }
 
-    /// The default rules shipped in `rules/`, embedded in the binary.
-    pub fn embedded() -> RuleSet {
-        let files: Vec<(String, String)> = EMBEDDED
+    /// The files of the default rules, as (file name, contents) pairs.
+    pub fn embedded_files() -> Vec<(String, String)> {
+        EMBEDDED
             .iter()
             .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
-            .collect();
+            .collect()
+    }
+
+    /// The default rules shipped in `rules/`, embedded in the binary.
+    pub fn embedded() -> RuleSet {
+        let files = Self::embedded_files();
         // The shipped rules are checked by a unit test; a failure here is a
         // build defect, not an operator's input.
         load::compile(&files).unwrap_or_else(|e| panic!("embedded rules do not compile: {e}"))

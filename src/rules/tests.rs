@@ -374,3 +374,34 @@ fn a_part_context_names_its_class() {
     assert_eq!(part.len(), 1);
     assert_eq!(part[0].class, Some(FieldClass::Passport));
 }
+
+#[test]
+fn allowlist_purposes_are_checked() {
+    let on =
+        "purpose = \"feedback\"\nconsent = \"opt_out\"\ndefault = \"remove\"\nallowlist = true\n";
+    assert!(
+        with("feedback.toml", on)
+            .unwrap()
+            .purpose(Purpose::Feedback)
+            .allowlist
+    );
+    assert!(!rs().purpose(Purpose::Feedback).allowlist);
+    let legal = "purpose = \"legal\"\nconsent = \"none\"\ndefault = \"allow\"\nallowlist = true\n";
+    let err = with("legal.toml", legal).unwrap_err();
+    assert!(
+        err.0[0].starts_with("legal.toml:4:") && err.0[0].contains("cannot be an allowlist"),
+        "{err}"
+    );
+    let open =
+        "purpose = \"feedback\"\nconsent = \"opt_out\"\ndefault = \"allow\"\nallowlist = true\n";
+    let err = with("feedback.toml", open).unwrap_err();
+    assert!(err.0[0].contains("must be remove, null or block"), "{err}");
+    let typo = "purpose = \"feedback\"\nconsent = \"opt_out\"\ndefault = \"remove\"\nallowlist = \"yes\"\n";
+    let err = with("feedback.toml", typo).unwrap_err();
+    assert!(
+        err.0
+            .iter()
+            .any(|e| e.starts_with("feedback.toml:4:") && e.contains("boolean")),
+        "{err}"
+    );
+}

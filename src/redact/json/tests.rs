@@ -811,3 +811,69 @@ fn passport_issue_date_and_office_are_the_passport() {
     }
     assert_eq!(redact(Purpose::Care, input).unwrap(), input);
 }
+
+/// The shipped rules with `marketing` made an allowlist.
+fn allowlist_engine() -> Engine {
+    let files: Vec<(String, String)> = RuleSet::embedded_files()
+        .into_iter()
+        .map(|(n, t)| match n.as_str() {
+            "marketing.toml" => {
+                let t = t.replacen("[actions]", "allowlist = true\n\n[actions]", 1);
+                (n, t)
+            }
+            _ => (n, t),
+        })
+        .collect();
+    let rules = RuleSet::from_files(&files).unwrap();
+    assert!(rules.purpose(Purpose::Marketing).allowlist);
+    Engine::new(
+        Arc::new(rules),
+        PseudonymKey::new(b"test key, synthetic only"),
+    )
+}
+#[test]
+fn allowlist_purposes_remove_what_no_rule_names() {
+    let input = r#"{"page":2,"next_cursor":"c3","items":[{"given_name":"Мария","status":"active","lastVisit":"2023-09-12","flag":true,"note":"позвонить","значение":"+7 916 123-45-67","org":{"name":"ГБУЗ"},"tags":["a",1]}],"total":1}"#;
+    let want = serde_json::json!({"page": 2, "next_cursor": "c3", "items": [{"given_name": "Мария",
+        "значение": "+7 916 123-45-67", "org": {}, "tags": []}], "total": 1});
+    let e = allowlist_engine();
+    for chunk in [1, 3, input.len()] {
+        let mut r = e.redactor(Purpose::Marketing, ContentKind::Json).unwrap();
+        let mut out = Vec::new();
+        for c in input.as_bytes().chunks(chunk) {
+            r.feed(c, &mut out).unwrap();
+        }
+        r.finish(&mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v, want, "chunk {chunk}: {}", String::from_utf8_lossy(&out));
+        // status, lastVisit, flag, note, org.name, and the two tags.
+        assert_eq!(r.stats().unlisted_removed, 7, "chunk {chunk}");
+    }
+    let run = |p: Purpose, input: &str| {
+        let mut r = e.redactor(p, ContentKind::Json).unwrap();
+        let mut out = Vec::new();
+        r.feed(input.as_bytes(), &mut out).unwrap();
+        r.finish(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    // Not an allowlist: support keeps what no rule names.
+    let support: serde_json::Value = serde_json::from_str(&run(Purpose::Support, input)).unwrap();
+    assert_eq!(support["items"][0]["lastVisit"], "2023-09-12");
+    assert_eq!(support["items"][0]["status"], "active");
+    // A page's structure is kept only at its root.
+    let nested = r#"{"data":{"page":3,"total":9}}"#;
+    assert_eq!(run(Purpose::Marketing, nested), r#"{"data":{}}"#);
+    // A top-level scalar stays a JSON document.
+    assert_eq!(run(Purpose::Marketing, r#""active""#), "null");
+    // An order number or a barcode of no class is removed, not scanned.
+    assert_eq!(
+        run(Purpose::Marketing, r#"{"barcode":"89071903671"}"#),
+        "{}"
+    );
+    // The shipped marketing is not an allowlist yet.
+    assert!(
+        redact(Purpose::Marketing, input)
+            .unwrap()
+            .contains("lastVisit")
+    );
+}
