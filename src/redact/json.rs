@@ -225,9 +225,6 @@ pub struct JsonRedactor {
     /// The subject of the next record to stream (found before its `{` is
     /// replayed or streamed).
     next_record_subject: Option<String>,
-    /// The member being read is a root member that pagination needs
-    /// (`page`, `next`): an allowlist purpose keeps it.
-    cur_structural: bool,
 }
 
 /// The input being tokenized and how much of it is already accounted for:
@@ -286,7 +283,6 @@ impl JsonRedactor {
             subject: None,
             record_subject: None,
             next_record_subject: None,
-            cur_structural: false,
             local_keys: plan.take_key_cache(),
             plan,
             key,
@@ -1038,9 +1034,6 @@ impl JsonRedactor {
                     return i;
                 };
                 self.cur_key = info;
-                self.cur_structural = self.plan.purpose.allowlist
-                    && self.frames.len() == 1
-                    && super::records::structural_key(raw);
                 let Some(frame) = self.frames.last() else {
                     return i;
                 };
@@ -1495,10 +1488,6 @@ impl JsonRedactor {
             }
         };
         self.cur_key = info;
-        self.cur_structural = self.plan.purpose.allowlist
-            && self.frames.len() == 1
-            && self.frames[0].obj
-            && super::records::structural_key(raw);
         if let Some(spec) = &self.records {
             self.cur_key_rec = match self.frames.last() {
                 Some(f) if f.obj && f.rec != NOT_ON_PATH && f.rec != RECORDS => spec
@@ -1728,10 +1717,11 @@ impl JsonRedactor {
 
     /// Whether a value of no class here is removed by an allowlist purpose:
     /// outside FHIR resources (whose schema says what is structure), and
-    /// but for a page's structural root members.
+    /// but for the paging members of a root object (not their elements).
     fn unlisted_here(&self) -> bool {
+        let paging = self.cur_key.paging && matches!(&self.frames[..], [root] if root.obj);
         self.plan.purpose.allowlist
-            && !self.cur_structural
+            && !paging
             && self.frames.last().is_none_or(|f| f.fx.ty == NOT_FHIR)
     }
 

@@ -64,48 +64,6 @@ impl RecordSpec {
     }
 }
 
-/// Whether a root member's key is one that paging needs (`page`,
-/// `pageSize`, `next_cursor`, `total`): kept by an allowlist purpose.
-/// Compared without case, `_` and `-`.
-pub fn structural_key(raw: &[u8]) -> bool {
-    const KEYS: [&str; 22] = [
-        "page",
-        "pages",
-        "pagesize",
-        "perpage",
-        "pagenumber",
-        "limit",
-        "offset",
-        "size",
-        "next",
-        "prev",
-        "previous",
-        "cursor",
-        "nextcursor",
-        "prevcursor",
-        "nextpage",
-        "prevpage",
-        "hasmore",
-        "hasnext",
-        "total",
-        "count",
-        "totalcount",
-        "totalpages",
-    ];
-    if raw.len() > 16 {
-        return false;
-    }
-    let mut k = [0u8; 16];
-    let mut n = 0;
-    for &b in raw {
-        if b != b'_' && b != b'-' {
-            k[n] = b.to_ascii_lowercase();
-            n += 1;
-        }
-    }
-    KEYS.iter().any(|w| w.as_bytes() == &k[..n])
-}
-
 /// The subject id a record's subject value names. A FHIR reference
 /// (`record_subject = "resource.subject.reference"`) names its patient as
 /// `Patient/123`, `https://mis.example/fhir/Patient/123` or

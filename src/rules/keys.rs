@@ -108,6 +108,48 @@ pub fn singular(words: &[String]) -> Option<Vec<String>> {
     Some(w)
 }
 
+/// Whether a key is one that paging needs (`page`, `pageSize`,
+/// `next_cursor`, `total`): at a page's root, an allowlist purpose keeps
+/// it. Compared without case, `_` and `-`.
+pub fn paging(key: &str) -> bool {
+    const KEYS: [&str; 22] = [
+        "page",
+        "pages",
+        "pagesize",
+        "perpage",
+        "pagenumber",
+        "limit",
+        "offset",
+        "size",
+        "next",
+        "prev",
+        "previous",
+        "cursor",
+        "nextcursor",
+        "prevcursor",
+        "nextpage",
+        "prevpage",
+        "hasmore",
+        "hasnext",
+        "total",
+        "count",
+        "totalcount",
+        "totalpages",
+    ];
+    if key.len() > 16 {
+        return false;
+    }
+    let mut k = [0u8; 16];
+    let mut n = 0;
+    for b in key.bytes() {
+        if b != b'_' && b != b'-' {
+            k[n] = b.to_ascii_lowercase();
+            n += 1;
+        }
+    }
+    KEYS.iter().any(|w| w.as_bytes() == &k[..n])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,6 +102,9 @@ pub struct KeyInfo {
     /// The key names an identifier of a thing (a barcode, an order): its
     /// value is not scanned by the detectors unless a class claims it.
     pub opaque: bool,
+    /// The key is one paging needs (`page`, `total`): a page's root member
+    /// under it is structure, which an allowlist purpose keeps.
+    pub paging: bool,
 }
 
 /// The compiled, immutable rule set.
@@ -298,6 +301,7 @@ impl RuleSet {
                 }
             }
         }
+        info.paging = keys::paging(key);
         let is = |terms: &Vec<Vec<String>>| terms.iter().any(|t| forms.contains(t));
         info.opaque = self
             .opaque_keys

@@ -385,7 +385,18 @@ fn allowlist_purposes_are_checked() {
             .purpose(Purpose::Feedback)
             .allowlist
     );
-    assert!(!rs().purpose(Purpose::Feedback).allowlist);
+    let off =
+        "purpose = \"feedback\"\nconsent = \"opt_out\"\ndefault = \"remove\"\nallowlist = false\n";
+    assert!(
+        !with("feedback.toml", off)
+            .unwrap()
+            .purpose(Purpose::Feedback)
+            .allowlist
+    );
+    // The shipped allowlists, and a purpose that is not one.
+    assert!(rs().purpose(Purpose::Feedback).allowlist);
+    assert!(rs().purpose(Purpose::Marketing).allowlist);
+    assert!(!rs().purpose(Purpose::Support).allowlist);
     let legal = "purpose = \"legal\"\nconsent = \"none\"\ndefault = \"allow\"\nallowlist = true\n";
     let err = with("legal.toml", legal).unwrap_err();
     assert!(

@@ -44,6 +44,17 @@
 //! whitespace) is treated as a whole value of that class; otherwise every
 //! non-allowed finding is replaced in the text (a removed one by `[class]`)
 //! and the value becomes a string.
+//!
+//! An allowlist purpose (`allowlist = true`) removes, outside FHIR
+//! resources, every value of no class: a scalar whose key gives no class is
+//! kept only if one detector finding is the whole value (then it is that
+//! class); an opaque one, a `true`, `false` or `null` of no class, and one
+//! in which a detector finds only a part, go whole. The root object's
+//! paging members (`page`, `total`, ...) are kept. A FHIR resource is a
+//! root object with a `resourceType` string (when the rules have a FHIR
+//! schema), and, inside one, an object
+//! under `resource` or in `contained` that has its own; the allowlist does
+//! not apply within them (the schema decides there).
 
 use zaslon::class::{ClassSet, FieldClass, Purpose};
 use zaslon::detect::{Detectors, Finding};
@@ -90,6 +101,23 @@ enum Out {
 /// discriminator named.
 type Sib = Option<(u32, Option<FieldClass>)>;
 
+/// Where a value stands, as far as an allowlist cares.
+#[derive(Clone, Copy, Default)]
+struct Place {
+    /// A paging member of the root object.
+    structural: bool,
+    /// Inside a FHIR resource.
+    fhir: bool,
+    /// An object here is a resource of its own (`resource`, `contained`).
+    slot: bool,
+}
+
+fn has_resource_type(members: &[(String, Doc)]) -> bool {
+    members
+        .iter()
+        .any(|(k, v)| k == "resourceType" && matches!(v, Doc::Str(_)))
+}
+
 impl<'r> Reference<'r> {
     pub fn new(rules: &'r RuleSet, purpose: Purpose, key: PseudonymKey) -> Reference<'r> {
         let p = rules.purpose(purpose);
@@ -112,9 +140,19 @@ impl<'r> Reference<'r> {
         self.rules.purpose(self.purpose).action(c)
     }
 
+    /// Whether a value of no class here is removed: see the module comment.
+    fn unlisted_here(&self, place: Place) -> bool {
+        self.rules.purpose(self.purpose).allowlist && !place.structural && !place.fhir
+    }
+
     /// The redacted document.
     pub fn redact(&mut self, doc: &Doc) -> Result<Doc, RedactError> {
-        match self.value(doc, KeyInfo::default(), &[], false, None)? {
+        // Without a FHIR schema nothing is read as a resource.
+        let place = Place {
+            slot: self.rules.fhir().is_some(),
+            ..Place::default()
+        };
+        match self.value(doc, KeyInfo::default(), &[], false, None, place)? {
             Out::Keep(d) => Ok(d),
             Out::Drop => Ok(Doc::Null),
         }
@@ -131,31 +169,34 @@ impl<'r> Reference<'r> {
         frames: &[KeyInfo],
         in_array: bool,
         sib: Sib,
+        place: Place,
     ) -> Result<Out, RedactError> {
+        let enclosing = if in_array {
+            &frames[..frames.len() - 1]
+        } else {
+            frames
+        };
         match v {
-            Doc::Null | Doc::Bool(_) => Ok(Out::Keep(v.clone())),
-            Doc::Num(n) => {
-                let enclosing = if in_array {
-                    &frames[..frames.len() - 1]
-                } else {
-                    frames
-                };
-                self.scalar(v, &n.to_string(), key, enclosing, sib)
+            Doc::Null | Doc::Bool(_) => {
+                if self.unlisted_here(place) && self.classify(key, enclosing, sib).0.is_none() {
+                    return Ok(Out::Drop);
+                }
+                Ok(Out::Keep(v.clone()))
             }
-            Doc::Str(s) => {
-                let enclosing = if in_array {
-                    &frames[..frames.len() - 1]
-                } else {
-                    frames
-                };
-                self.scalar(v, s, key, enclosing, sib)
-            }
+            Doc::Num(n) => self.scalar(v, &n.to_string(), key, enclosing, sib, place),
+            Doc::Str(s) => self.scalar(v, s, key, enclosing, sib, place),
             Doc::Arr(items) => {
                 let mut inner = frames.to_vec();
                 inner.push(key);
                 let mut out = Vec::with_capacity(items.len());
+                // A root array's objects are not resources; `contained`'s are.
+                let place = Place {
+                    structural: false,
+                    fhir: place.fhir,
+                    slot: place.fhir && place.slot,
+                };
                 for item in items {
-                    if let Out::Keep(d) = self.value(item, key, &inner, true, None)? {
+                    if let Out::Keep(d) = self.value(item, key, &inner, true, None, place)? {
                         out.push(d);
                     }
                 }
@@ -176,9 +217,19 @@ impl<'r> Reference<'r> {
                 } else {
                     None
                 };
+                let fhir = if place.slot {
+                    has_resource_type(members)
+                } else {
+                    place.fhir
+                };
                 let mut out = Vec::with_capacity(members.len());
                 for ((k, mv), info) in members.iter().zip(&infos) {
-                    if let Out::Keep(d) = self.value(mv, *info, &inner, false, own)? {
+                    let place = Place {
+                        structural: frames.is_empty() && info.paging,
+                        fhir,
+                        slot: fhir && (k == "resource" || k == "contained"),
+                    };
+                    if let Out::Keep(d) = self.value(mv, *info, &inner, false, own, place)? {
                         out.push((k.clone(), d));
                     }
                 }
@@ -240,6 +291,7 @@ impl<'r> Reference<'r> {
         key: KeyInfo,
         enclosing: &[KeyInfo],
         sib: Sib,
+        place: Place,
     ) -> Result<Out, RedactError> {
         let (classified, part) = self.classify(key, enclosing, sib);
         if let Some(c) = classified.filter(|_| part) {
@@ -256,6 +308,9 @@ impl<'r> Reference<'r> {
                 });
                 return self.whole(c, Action::Remove, text);
             }
+        }
+        if classified.is_none() && self.unlisted_here(place) {
+            return self.unlisted(v, text, key);
         }
         if classified.is_none() && key.opaque {
             // A barcode or an order number: kept, never scanned.
@@ -323,6 +378,31 @@ impl<'r> Reference<'r> {
         }
         rebuilt.push_str(&text[last..]);
         Ok(Out::Keep(Doc::Str(rebuilt)))
+    }
+
+    /// A value of no class for an allowlist purpose: a detector's one
+    /// whole-value finding makes it that class; anything else goes.
+    fn unlisted(&mut self, v: &Doc, text: &str, key: KeyInfo) -> Result<Out, RedactError> {
+        let mut found: Vec<Finding> = Vec::new();
+        if let Some(det) = self.detectors.as_ref().filter(|_| !key.opaque) {
+            det.scan(text, &mut found);
+        }
+        let (class, action) = match found[..] {
+            [f] if text[..f.start].trim().is_empty() && text[f.end..].trim().is_empty() => {
+                (Some(f.class), self.action(f.class))
+            }
+            _ => (None, Action::Remove),
+        };
+        self.seen.push(Seen {
+            text: text.to_owned(),
+            class,
+            action,
+        });
+        match class {
+            Some(_) if action == Action::Allow => Ok(Out::Keep(v.clone())),
+            Some(c) => self.whole(c, action, text),
+            None => Ok(Out::Drop),
+        }
     }
 
     fn whole(&mut self, class: FieldClass, action: Action, text: &str) -> Result<Out, RedactError> {
