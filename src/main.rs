@@ -470,11 +470,14 @@ fn redact_key(
     let needs = zaslon::class::FieldClass::ALL
         .iter()
         .any(|c| rules.purpose(purpose).action(*c) == zaslon::rules::Action::Pseudonymize);
+    use zaslon::config::MIN_KEY_BYTES;
     match std::env::var(var) {
-        Ok(k) if k.len() >= 16 => Ok(zaslon::redact::PseudonymKey::new(k.as_bytes())),
-        Ok(_) => bail!("{var} must hold at least 16 bytes of secret key"),
+        Ok(k) if k.len() >= MIN_KEY_BYTES => Ok(zaslon::redact::PseudonymKey::new(k.as_bytes())),
+        Ok(_) => bail!(
+            "{var} must hold at least {MIN_KEY_BYTES} bytes of secret key, as `serve` requires (e.g. `export {var}=$(head -c 32 /dev/urandom | base64)`)"
+        ),
         Err(_) if needs => bail!(
-            "purpose {purpose} pseudonymizes values: set {var} to a secret key of at least 16 bytes (e.g. `export {var}=$(head -c 32 /dev/urandom | base64)`)"
+            "purpose {purpose} pseudonymizes values: set {var} to a secret key of at least {MIN_KEY_BYTES} bytes (e.g. `export {var}=$(head -c 32 /dev/urandom | base64)`)"
         ),
         Err(_) => Ok(zaslon::redact::PseudonymKey::new(
             b"unused: this purpose pseudonymizes nothing",

@@ -427,7 +427,18 @@ fn cli_pseudonymizes_with_the_key_from_the_environment() {
         "{}",
         stderr(&o)
     );
+    // One minimum everywhere: a key `serve` would refuse is refused here.
+    let short = "0123456789abcdef0123456789abcde";
+    let o = zaslon(
+        &args,
+        PATIENT.as_bytes(),
+        &[("ZASLON_PSEUDONYM_KEY", short)],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("at least 32 bytes"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
     let key = std::str::from_utf8(common::KEY).unwrap_or_default();
+    assert_eq!(key.len(), 32);
     let o = zaslon(&args, PATIENT.as_bytes(), &[("ZASLON_PSEUDONYM_KEY", key)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let want = redact_str(&engine(), Purpose::Analytics, PATIENT).unwrap_or_default();
