@@ -1719,10 +1719,11 @@ impl JsonRedactor {
     /// outside FHIR resources (whose schema says what is structure), and
     /// but for the paging members of a root object (not their elements).
     fn unlisted_here(&self) -> bool {
+        if !self.plan.purpose.allowlist {
+            return false;
+        }
         let paging = self.cur_key.paging && matches!(&self.frames[..], [root] if root.obj);
-        self.plan.purpose.allowlist
-            && !paging
-            && self.frames.last().is_none_or(|f| f.fx.ty == NOT_FHIR)
+        !paging && self.frames.last().is_none_or(|f| f.fx.ty == NOT_FHIR)
     }
 
     /// A value no rule classifies, for an allowlist purpose: one that a
