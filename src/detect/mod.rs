@@ -26,6 +26,7 @@ pub mod card;
 mod digits;
 pub mod email;
 pub mod inn;
+mod latin;
 mod lexicon;
 pub mod name;
 mod numbers;
@@ -81,6 +82,8 @@ const HAS_CYRILLIC: u8 = 8;
 
 /// A date separator (`-`, `.` or a space).
 const HAS_SEP: u8 = 16;
+/// An ASCII capital letter (a name in Latin letters).
+const HAS_LATIN_CAPITAL: u8 = 32;
 
 /// Whether a short string has the digits any number detector needs: ten
 /// for the shortest identifier (a passport), or five and a date separator
@@ -127,6 +130,7 @@ fn byte_flags(x: u8) -> u8 {
         | (u8::from(x.wrapping_sub(0x90) < 0x20) * HAS_CAPITAL)
         | (u8::from(x & 0xFE == 0xD0) * HAS_CYRILLIC)
         | (u8::from(matches!(x, b'-' | b'.' | b' ')) * HAS_SEP)
+        | (u8::from(x.wrapping_sub(b'A') < 26) * HAS_LATIN_CAPITAL)
 }
 
 impl Detectors {
@@ -155,7 +159,8 @@ impl Detectors {
             prefilter(text.as_bytes())
         } else {
             let digit = text::next_digit(text.as_bytes(), 0).is_some();
-            let flags = HAS_AT | HAS_CAPITAL | HAS_CYRILLIC | if digit { HAS_DIGIT } else { 0 };
+            let flags =
+                HAS_AT | HAS_CAPITAL | HAS_CYRILLIC | HAS_SEP | if digit { HAS_DIGIT } else { 0 };
             (flags, 0)
         };
         if flags == 0 {
@@ -181,6 +186,11 @@ impl Detectors {
         }
         if flags & HAS_CAPITAL != 0 && self.on(FieldClass::FullName) {
             name::scan(text, out);
+        }
+        // A Latin name is two words: a capital and a space at least.
+        let latin_bytes = HAS_LATIN_CAPITAL | HAS_SEP;
+        if flags & latin_bytes == latin_bytes && self.on(FieldClass::FullName) {
+            latin::scan(text, out);
         }
         // An address worth reporting has Cyrillic words and a house number.
         let address_bytes = HAS_DIGIT | HAS_CYRILLIC;

@@ -177,8 +177,24 @@ fn is_patronymic(word: &str) -> bool {
 }
 
 fn usable_surname(word: &str) -> bool {
-    !is_role_word(word) && !is_patronymic(word)
+    !is_role_word(word) && !is_patronymic(word) && !is_eponym_head(word)
 }
+
+/// Whether the word is a clinical noun that heads an eponym (`Болезнь
+/// Бехтерева`, `Лимфома Ходжкина`, `Ангина Людвига`, `Проба Манту`): the
+/// surname after it names a disease, sign or method, not a person, and the
+/// head is capitalised only because it opens a sentence. A stem with a noun
+/// case ending; -ов and -ев are left out, so a surname built on the same
+/// stem still counts.
+fn is_eponym_head(word: &str) -> bool {
+    lexicon::eponym_head_tail(word).is_some_and(|tail| EPONYM_ENDINGS.contains(&tail))
+}
+
+/// The noun case endings after an eponym head's stem.
+const EPONYM_ENDINGS: &[&str] = &[
+    "", "а", "у", "ом", "е", "ы", "и", "ь", "ью", "ей", "ой", "ою", "ам", "ами", "ах", "я", "ю",
+    "ем", "ям", "ями", "ях",
+];
 
 /// Endings of Russian surnames in their case forms: a possessive stem
 /// (-ов, -ев, -ин, -ын) or an adjective one (-ск-, -цк-) with its case
@@ -610,7 +626,12 @@ mod tests {
     ];
 
     /// Capitalised pairs that name nobody.
-    const NOT_PERSONS: [&str; 13] = [
+    const NOT_PERSONS: [&str; 18] = [
+        "Болезнь Бехтерева, HLA-B27 положительный",
+        "Лимфома Ходжкина в анамнезе",
+        "Ангина Людвига исключена",
+        "Синдромом Иценко-Кушинга не страдает",
+        "Проба Манту отрицательная",
         "назначен Метформин Канон по 500 мг",
         "Инсулин Хумулин 10 ЕД перед едой",
         "Аспирин Кардио 100 мг на ночь",

@@ -170,7 +170,8 @@ fn prefilter_flags() {
             | (u8::from(x == b'@') * HAS_AT)
             | (u8::from((0x90..=0xAF).contains(&x)) * HAS_CAPITAL)
             | (u8::from(x == 0xD0 || x == 0xD1) * HAS_CYRILLIC)
-            | (u8::from(x == b'-' || x == b'.' || x == b' ') * HAS_SEP);
+            | (u8::from(x == b'-' || x == b'.' || x == b' ') * HAS_SEP)
+            | (u8::from(x.is_ascii_uppercase()) * HAS_LATIN_CAPITAL);
         let n = u32::from(x.is_ascii_digit());
         assert_eq!(prefilter(&[x]), (want, n), "{x:#x}");
         let mut long = vec![b'a'; 100];
